@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Set up the course in ./.venv (first time only) and run it.
+
+    python3 course.py run      # the whole course locally: `workshop run`
+    python3 course.py test     # the test suite: `pytest`
+    python3 course.py test-databricks-connect   # the tests through databricks-connect
+    python3 course.py ARGS...  # any other `workshop` command, e.g. `doctor`, `serve`
+
+Needs only Python 3.10+ (with venv) and, for Spark, Java 17+. Standard library only: this
+file runs before anything is installed. Set COURSE_VENV to use another environment folder.
+"""
+import glob
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import venv
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+VENV = os.path.abspath(os.environ.get("COURSE_VENV", os.path.join(ROOT, ".venv")))
+EXTRAS = "local,dev"
+
+
+def venv_python(folder=VENV):
+    sub = ("Scripts", "python.exe") if os.name == "nt" else ("bin", "python")
+    return os.path.join(folder, *sub)
+
+
+def ensure_installed(folder=VENV, requirements=(f".[{EXTRAS}]",), python=sys.executable):
+    """Create the environment and install the project; repeat only when pyproject.toml changes."""
+    if sys.version_info < (3, 10):
+        sys.exit(f"Python 3.10+ is needed; this is {sys.version.split()[0]}.")
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        stamp = hashlib.sha256(f.read() + " ".join(requirements).encode()).hexdigest()
+    stamp_file = os.path.join(folder, ".course-installed")
+    if os.path.exists(stamp_file) and open(stamp_file).read() == stamp:
+        return venv_python(folder)
+    if not os.path.exists(venv_python(folder)):
+        print(f"course: creating {folder}", flush=True)
+        if python == sys.executable:
+            venv.create(folder, with_pip=True)
+        else:
+            subprocess.run([python, "-m", "venv", folder], check=True)
+    print(f"course: installing {' '.join(requirements)} into {folder} ...", flush=True)
+    pip = [venv_python(folder), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run(pip + ["-e"] + list(requirements), cwd=ROOT, check=True)
+    with open(stamp_file, "w") as f:
+        f.write(stamp)
+    return venv_python(folder)
+
+
+def find_python312():
+    """databricks-connect 17.3 needs Python 3.12: COURSE_PYTHON312, PATH, or pyenv."""
+    candidates = [os.environ.get("COURSE_PYTHON312"), shutil.which("python3.12")]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
+    for candidate in candidates:
+        # A pyenv shim exists even when 3.12 is not selected, so ask each one.
+        check = [candidate, "-c", "import sys; sys.exit(sys.version_info[:2] != (3, 12))"] if candidate else None
+        if check and subprocess.run(check, capture_output=True).returncode == 0:
+            return candidate
+    sys.exit("databricks-connect 17.3 needs Python 3.12: install it, or set COURSE_PYTHON312 to its path.")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_databricks_connect(pytest_args):
+    """The suite through databricks-connect, against a local OSS Spark Connect server.
+
+    No workspace needed: Spark 4.0.1 (as on DBR 17.3 LTS) serves Spark Connect on loopback,
+    its Python workers run Python 3.12 like the client, and the client is databricks-connect.
+    """
+    python312 = find_python312()
+    client = ensure_installed(os.path.join(ROOT, ".venv-dbconnect"), (".[connect,dev]",), python312)
+    server = ensure_installed(
+        os.path.join(ROOT, ".venv-connect-server"), (".[local]", "pyspark[connect]==4.0.1"), python312
+    )
+    port = free_port()
+    submit = os.path.join(os.path.dirname(server), "spark-submit")
+    log_path = os.path.join(ROOT, ".venv-connect-server", "server.log")
+    env = dict(os.environ, PYSPARK_PYTHON=server)
+    print(f"course: starting a Spark Connect server (Spark 4.0.1) on port {port}", flush=True)
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [submit, "--master", "local[2]", "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+             "--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.ui.enabled=false",
+             "spark-internal"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+        )
+    try:
+        deadline = time.time() + 120
+        while "Spark Connect server started" not in open(log_path).read():
+            if process.poll() is not None or time.time() > deadline:
+                sys.exit(f"course: the Spark Connect server did not start; see {log_path}")
+            time.sleep(1)
+        env = dict(os.environ, WORKSHOP_SPARK_MODE="databricks", SPARK_REMOTE=f"sc://localhost:{port}")
+        return subprocess.run([client, "-m", "pytest"] + pytest_args, cwd=ROOT, env=env).returncode
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main(args):
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if args[0] == "test-databricks-connect":
+        return test_databricks_connect(args[1:])
+    ensure_installed()
+    if args[0] == "test":
+        command = [venv_python(), "-m", "pytest"] + args[1:]
+    else:
+        command = [venv_python(), "-m", "workshop.cli"] + args
+    return subprocess.run(command, cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,63 @@
+"""Shared fixtures: one Spark session per test run, one small practice service per run.
+
+The Spark mode comes from WORKSHOP_SPARK_MODE (classic by default; `connect` for a local
+Spark Connect server; `databricks` for databricks-connect). Tests that need Spark to reach
+the practice service skip, with the reason, when the cluster cannot reach this machine's
+loopback and no WORKSHOP_SERVICE_URL is given.
+"""
+import os
+import urllib.parse
+
+import pytest
+
+# Small data keeps the suite fast; benchmarks use large data.
+SERVICE_SETTINGS = dict(seed=7, events=6000, entities=4000, ring_rows=3000, ring_nodes=4, max_window_rows=1500)
+
+
+def _cluster_reaches_loopback():
+    """True when Spark's workers run on this machine (local classic/Connect, local server)."""
+    from workshop.spark import resolve_mode
+
+    if resolve_mode() != "databricks" or os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return True
+    remote = os.environ.get("SPARK_REMOTE", "")
+    host = urllib.parse.urlparse(remote.replace("sc://", "http://", 1)).hostname if remote else None
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    pytest.importorskip("pyspark")
+    from workshop.spark import get_spark
+
+    session = get_spark(app_name="workshop-tests")
+    yield session
+    if not os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        session.stop()
+
+
+@pytest.fixture(scope="session")
+def service():
+    """A practice service with small, deterministic data, shared by the whole run."""
+    from workshop.service import PracticeService
+
+    with PracticeService(**SERVICE_SETTINGS) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def spark_service_url(service):
+    """The URL Spark's workers use to reach the practice service."""
+    url = os.environ.get("WORKSHOP_SERVICE_URL")
+    if url:
+        return url
+    if not _cluster_reaches_loopback():
+        pytest.skip("the cluster cannot reach this machine's practice service; set WORKSHOP_SERVICE_URL")
+    return service.url
+
+
+def pytest_collection_modifyitems(items):
+    # Mark every test that uses Spark, so CI can rerun just those in other modes.
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)

@@ -1,0 +1,1 @@
+"""The course kit: practice service, Spark session helper, self-checks, lab builder, CLI."""

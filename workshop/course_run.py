@@ -1,0 +1,130 @@
+"""`workshop run`: the course end to end on this machine, with progress and a summary table."""
+import time
+
+
+class Steps:
+    """Numbered progress lines and a summary table, printed as the run goes."""
+
+    def __init__(self, total):
+        self.total = total
+        self.done = 0
+        self.rows = []
+
+    def run(self, name, action):
+        self.done += 1
+        print(f"[{self.done}/{self.total}] {name} ...", flush=True)
+        started = time.time()
+        try:
+            detail = action()
+            status = "ok"
+        except Exception as error:  # the summary reports it; the exit code says it failed
+            detail = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+            status = "FAILED"
+        seconds = time.time() - started
+        print(f"      {status} in {seconds:.1f} s  {detail or ''}", flush=True)
+        self.rows.append((name, status, seconds, detail or ""))
+        return status == "ok"
+
+
+
+def print_summary(rows):
+    """A table of (name, status, seconds, detail) rows; returns how many failed."""
+    width = max(len(name) for name, *_ in rows)
+    print("\nsummary")
+    for name, status, seconds, detail in rows:
+        print(f"  {name:<{width}}  {status:<6} {seconds:6.1f} s  {detail}")
+    failed = sum(status != "ok" for _, status, _, _ in rows)
+    print(f"{len(rows) - failed} passed, {failed} failed")
+    return failed
+
+
+def read_resource(spark, url, resource, truth, **options):
+    from workshop.truth import checksum, to_json_record
+
+    reader = spark.read.format("practice").option("url", url).option("resource", resource)
+    for key, value in options.items():
+        reader = reader.option(key, value)
+    rows = reader.load().collect()
+    got = checksum(to_json_record(row) for row in rows)
+    expected = truth.checksum(resource)
+    if len(rows) != truth.count(resource) or got != expected:
+        raise AssertionError(f"{resource}: read {len(rows)} rows, checksum {got}; ground truth {truth.count(resource)} rows, {expected}")
+    return f"{len(rows)} rows equal to ground truth"
+
+
+def write_table(spark, url, service, source, table, **options):
+    df = spark.read.format("practice").option("url", url).option("resource", source).load()
+    writer = df.write.format("practice").option("url", url).option("table", table).mode("overwrite")
+    for key, value in options.items():
+        writer = writer.option(key, value)
+    writer.save()
+    written = len(service.truth.table(table))
+    expected = service.truth.count(source)
+    if written != expected:
+        raise AssertionError(f"table {table} holds {written} rows, expected {expected}")
+    return f"{written} rows published to table {table}"
+
+
+def progress_bar(done, total, width=24):
+    filled = width * done // total
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def run_solution_notebooks():
+    """Every solution notebook, top to bottom, each in its own kernel; a row per lab."""
+    import os
+
+    from workshop import labs
+    from workshop.run_notebooks import execute
+
+    sources = labs.lab_sources()
+    rows = []
+    for done, source in enumerate(sources):
+        lab = os.path.basename(source)[:-3]
+        print(f"{progress_bar(done, len(sources))} running lab {lab} ...", flush=True)
+        _, solution = list(labs.targets(source))
+        result = execute(solution)
+        passed = result.ok and "all requirements met" in result.output
+        detail = "check passed" if passed else (result.error or "the check did not pass")
+        rows.append((f"lab {lab}", "ok" if passed else "FAILED", result.seconds, detail))
+    print(f"{progress_bar(len(sources), len(sources))} labs done", flush=True)
+    return rows
+
+
+def run(args):
+    """The connector against the service, then every lab's solution notebook."""
+    failed = run_connector_tour(args)
+    if not args.skip_labs:
+        failed += print_summary(run_solution_notebooks())
+    return 1 if failed else 0
+
+
+def run_connector_tour(args):
+    from solutions import PracticeDataSource
+    from workshop.service import PracticeService
+    from workshop.spark import get_spark
+
+    steps = Steps(total=7)
+    with PracticeService(events=args.events, entities=args.events // 2, ring_rows=args.events // 4) as service:
+        url = service.url
+        print(f"practice service at {url} ({args.events} events)")
+        state = {}
+
+        def start_spark():
+            state["spark"] = get_spark(args.mode, app_name="workshop-run")
+            state["spark"].dataSource.register(PracticeDataSource)
+            return f"Spark {state['spark'].version}"
+
+        if steps.run("start Spark", start_spark):
+            spark = state["spark"]
+            truth = service.truth
+            steps.run("read events (time windows)", lambda: read_resource(spark, url, "events", truth))
+            steps.run("read events (Arrow batches)", lambda: read_resource(spark, url, "events", truth, arrow="true"))
+            steps.run("read entities (id ranges)", lambda: read_resource(spark, url, "entities", truth))
+            steps.run("read kv (token ranges)", lambda: read_resource(spark, url, "kv", truth))
+            steps.run("write entities (staged commit)", lambda: write_table(spark, url, service, "entities", "run_entities"))
+            steps.run(
+                "write entities (Arrow writer)",
+                lambda: write_table(spark, url, service, "entities", "run_entities_arrow", arrow="true"),
+            )
+        return print_summary(steps.rows)
