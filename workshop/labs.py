@@ -1,0 +1,191 @@
+"""Generate the lab notebooks from one source of truth per lab.
+
+A lab source (`workshop/lab_sources/NN_slug.py`) is a Python file in the "percent" format
+that Jupyter, VS Code and Databricks understand: cells start with `# %%` (code) or
+`# %% [markdown]`. In code, two directives keep code from being written twice:
+
+- `# %include solutions.partitioning:plan_id_ranges` inserts the source of that top-level
+  function or class from the reference connector, so the notebook shows the real code.
+- A region between `# BEGIN SOLUTION: <hint>` and `# END SOLUTION` is the answer: the
+  solution notebook keeps it, the learner notebook gets `raise NotImplementedError(<hint>)`.
+
+In markdown, `![alt](images/name.svg)` is embedded as a data URI, so pictures render in the
+Databricks workspace, Jupyter and VS Code without files beside the notebook.
+
+`build(check=False)` writes `labs/NN_slug.ipynb` (learner) and
+`solutions/notebooks/NN_slug.ipynb` (solution); with `check=True` it writes nothing and
+returns the notebooks that differ from what it would make.
+"""
+import ast
+import base64
+import glob
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOURCES = os.path.join(ROOT, "workshop", "lab_sources")
+LEARNER_DIR = os.path.join(ROOT, "labs")
+SOLUTION_DIR = os.path.join(ROOT, "solutions", "notebooks")
+
+CELL_START = re.compile(r"^# %%( \[markdown\])?\s*$")
+INCLUDE = re.compile(r"^(\s*)# %include ([\w.]+):([\w.]+)\s*$")
+BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION(?::\s*(.*))?$")
+END = re.compile(r"^\s*# END SOLUTION\s*$")
+IMAGE = re.compile(r"!\[([^\]]*)\]\((images/[\w.-]+\.(svg|png))\)")
+
+
+def lab_sources():
+    return sorted(glob.glob(os.path.join(SOURCES, "[0-9][0-9]_*.py")))
+
+
+def parse_cells(text):
+    """[(kind, lines)] with kind "code" or "markdown"; text before the first marker is a header."""
+    cells = []
+    for line in text.splitlines():
+        match = CELL_START.match(line)
+        if match:
+            cells.append(("markdown" if match.group(1) else "code", []))
+        elif cells:
+            cells[-1][1].append(line)
+    return [(kind, _trim(lines)) for kind, lines in cells]
+
+
+def _trim(lines):
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
+def object_source(module, name):
+    """Source lines of a top-level function or class (with decorators) of a repo module."""
+    path = os.path.join(ROOT, *module.split(".")) + ".py"
+    with open(path) as f:
+        text = f.read()
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and node.name == name:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            return text.splitlines()[first - 1 : node.end_lineno]
+    raise ValueError(f"%include {module}:{name}: no top-level function or class {name!r} in {path}")
+
+
+def expand_includes(lines):
+    out = []
+    for line in lines:
+        match = INCLUDE.match(line)
+        if match:
+            indent, module, name = match.groups()
+            out.extend(indent + source_line if source_line else "" for source_line in object_source(module, name))
+        else:
+            out.append(line)
+    return out
+
+
+def render_code(lines, learner):
+    """Keep or replace the solution regions."""
+    out, in_solution = [], False
+    for line in lines:
+        begin, end = BEGIN.match(line), END.match(line)
+        if begin:
+            if in_solution:
+                raise ValueError("nested # BEGIN SOLUTION")
+            in_solution = True
+            if learner:
+                indent, hint = begin.group(1), (begin.group(2) or "implement this").strip()
+                out.append(f"{indent}# TODO: {hint}")
+                out.append(f"{indent}raise NotImplementedError({hint!r})")
+        elif end:
+            if not in_solution:
+                raise ValueError("# END SOLUTION without # BEGIN SOLUTION")
+            in_solution = False
+        elif not (learner and in_solution):
+            out.append(line)
+    if in_solution:
+        raise ValueError("# BEGIN SOLUTION without # END SOLUTION")
+    return out
+
+
+def render_markdown(lines):
+    text = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in lines)
+
+    def embed(match):
+        alt, relative, kind = match.groups()
+        with open(os.path.join(SOURCES, relative), "rb") as f:
+            data = base64.b64encode(f.read()).decode()
+        mime = "image/svg+xml" if kind == "svg" else "image/png"
+        return f"![{alt}](data:{mime};base64,{data})"
+
+    return IMAGE.sub(embed, text)
+
+
+def make_notebook(source_path, learner):
+    import nbformat
+
+    with open(source_path) as f:
+        cells = parse_cells(f.read())
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    for index, (kind, lines) in enumerate(cells):
+        cell_id = f"cell-{index:02d}"
+        if kind == "markdown":
+            notebook.cells.append(nbformat.v4.new_markdown_cell(render_markdown(lines), id=cell_id))
+        else:
+            code = "\n".join(render_code(expand_includes(lines), learner))
+            notebook.cells.append(nbformat.v4.new_code_cell(code, id=cell_id))
+    nbformat.validate(notebook)
+    return nbformat.writes(notebook) + "\n"
+
+
+def source_path(lab):
+    """The source file of lab "NN"."""
+    (path,) = glob.glob(os.path.join(SOURCES, f"{lab}_*.py"))
+    return path
+
+
+def solution_namespace(lab):
+    """Run the reference answer of lab "NN" and return its names.
+
+    By convention a cell with a solution region imports what it uses, so these cells run
+    on their own; tests and `workshop check` use this as the known-good implementation.
+    """
+    namespace = {"__name__": f"lab{lab}_solution"}
+    with open(source_path(lab)) as f:
+        cells = parse_cells(f.read())
+    for kind, lines in cells:
+        lines = expand_includes(lines)
+        if kind == "code" and any(BEGIN.match(line) for line in lines):
+            exec(compile("\n".join(render_code(lines, learner=False)), f"lab {lab} solution", "exec"), namespace)
+    return namespace
+
+
+def targets(source):
+    name = os.path.splitext(os.path.basename(source))[0] + ".ipynb"
+    return {os.path.join(LEARNER_DIR, name): True, os.path.join(SOLUTION_DIR, name): False}
+
+
+def build(check=False):
+    """Write every lab's notebooks, or with check=True list those that differ (nothing written)."""
+    stale = []
+    for source in lab_sources():
+        for path, learner in targets(source).items():
+            text = make_notebook(source, learner)
+            current = open(path).read() if os.path.exists(path) else None
+            if current == text:
+                continue
+            stale.append(os.path.relpath(path, ROOT))
+            if not check:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w") as f:
+                    f.write(text)
+    expected = {p for source in lab_sources() for p in targets(source)}
+    for folder in (LEARNER_DIR, SOLUTION_DIR):
+        for path in glob.glob(os.path.join(folder, "[0-9][0-9]_*.ipynb")):
+            if path not in expected:  # a notebook whose source is gone
+                stale.append(os.path.relpath(path, ROOT))
+                if not check:
+                    os.remove(path)
+    return stale
