@@ -1,0 +1,214 @@
+"""Written tables: idempotent ingestion and staged commits, published atomically.
+
+One lock guards every table, so a reader sees a commit entirely or not at all.
+"""
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from workshop.service.errors import ApiError, bad_request, conflict, not_found
+from workshop.service.sparktypes import Invalid, check_value, parse_type, type_string
+
+TABLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+_MISSING = object()
+
+
+@dataclass
+class Table:
+    name: str
+    fields: list  # [{"name", "type", "nullable"}] with canonical type strings
+    types: dict  # field name -> parsed type
+    rows: list = field(default_factory=list)
+    commits: int = 0
+    idempotency_keys: set = field(default_factory=set)
+    commit_ids: set = field(default_factory=set)
+    stages: dict = field(default_factory=dict)  # stage id -> {"state": open|committed|discarded, "rows": [...]}
+
+
+def check_table_name(name):
+    if not TABLE_NAME.fullmatch(name):
+        raise bad_request("name", "a table name is 1-128 letters, digits, '_', '-' or '.', not starting with '-' or '.'")
+
+
+def parse_fields(body):
+    """The table's fields from a PUT body; 400 naming what is wrong."""
+    if not isinstance(body, dict) or not isinstance(body.get("fields"), list) or not body["fields"]:
+        raise bad_request("fields", 'the body must be {"fields": [{"name": ..., "type": ..., "nullable": ...}, ...]}')
+    fields, seen = [], set()
+    for index, spec in enumerate(body["fields"]):
+        where = f"fields[{index}]"
+        if not isinstance(spec, dict):
+            raise bad_request(where, "must be an object with name, type and nullable")
+        unknown = sorted(set(spec) - {"name", "type", "nullable", "metadata"})
+        if unknown:
+            raise bad_request(f"{where}.{unknown[0]}", "unknown key; a field has name, type and nullable")
+        name, type_text, nullable = spec.get("name"), spec.get("type"), spec.get("nullable", True)
+        if not isinstance(name, str) or not name:
+            raise bad_request(f"{where}.name", "must be a non-empty string")
+        if name in seen:
+            raise bad_request(f"{where}.name", f"{name!r} appears twice")
+        if not isinstance(type_text, str):
+            raise bad_request(f"{where}.type", "must be a Spark SQL type string such as 'array<string>' "
+                                               "(DataType.simpleString())")
+        try:
+            parsed = parse_type(type_text)
+        except ValueError as error:
+            raise bad_request(f"{where}.type", str(error)) from None
+        if not isinstance(nullable, bool):
+            raise bad_request(f"{where}.nullable", "must be true or false")
+        seen.add(name)
+        fields.append({"name": name, "type": type_string(parsed), "nullable": nullable})
+    return fields
+
+
+def parse_rows(body):
+    if not isinstance(body, dict) or not isinstance(body.get("rows"), list):
+        raise bad_request("rows", 'the body must be {"rows": [{...}, ...]}')
+    unknown = sorted(set(body) - {"rows"})
+    if unknown:
+        raise bad_request(unknown[0], 'unknown key; the body is {"rows": [...]}')
+    return body["rows"]
+
+
+def _invalid(index, path, message):
+    return ApiError(422, "invalid_rows", f"row {index}, field {path!r}: {message}", row=index, field=path)
+
+
+def normalize_rows(table, rows):
+    """The rows with every field present (missing nullable fields as null); 422 on the first bad one."""
+    normalized = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ApiError(422, "invalid_rows", f"row {index} is not a JSON object", row=index, field=None)
+        unknown = [name for name in row if name not in table.types]
+        if unknown:
+            raise _invalid(index, unknown[0], "unknown field; the table's fields are " +
+                           ", ".join(spec["name"] for spec in table.fields))
+        out = {}
+        for spec in table.fields:
+            name = spec["name"]
+            value = row.get(name, _MISSING)
+            if value is _MISSING or value is None:
+                if not spec["nullable"]:
+                    raise _invalid(index, name, "is missing or null but the field is not nullable")
+                value = None
+            else:
+                try:
+                    check_value(table.types[name], value, name)
+                except Invalid as error:
+                    raise _invalid(index, error.path, error.message) from None
+            out[name] = value
+        normalized.append(out)
+    return normalized
+
+
+class Tables:
+    def __init__(self):
+        self._tables = {}
+        self._lock = threading.Lock()
+
+    def _get(self, name):
+        table = self._tables.get(name)
+        if table is None:
+            raise not_found(f"no table {name!r}; create it with PUT /v1/tables/{name}")
+        return table
+
+    def _stage(self, table, stage_id):
+        stage = table.stages.get(stage_id)
+        if stage is None:
+            raise not_found(f"no stage {stage_id!r} in table {table.name!r}")
+        return stage
+
+    def create(self, name, fields):
+        """(created, description); same fields again is a no-op, other fields a 409."""
+        with self._lock:
+            table = self._tables.get(name)
+            if table is not None:
+                if table.fields != fields:
+                    raise conflict(f"table {name!r} exists with other fields: {table.fields}")
+                return False, self._describe(table)
+            types = {spec["name"]: parse_type(spec["type"]) for spec in fields}
+            table = self._tables[name] = Table(name, fields, types)
+            return True, self._describe(table)
+
+    @staticmethod
+    def _describe(table):
+        return {"name": table.name, "fields": table.fields, "count": len(table.rows), "commits": table.commits}
+
+    def describe(self, name):
+        with self._lock:
+            return self._describe(self._get(name))
+
+    def drop(self, name):
+        with self._lock:
+            self._get(name)
+            del self._tables[name]
+
+    def published(self, name):
+        with self._lock:
+            return [dict(row) for row in self._get(name).rows]
+
+    def page(self, name, offset, limit):
+        """(rows, next offset or None)."""
+        with self._lock:
+            rows = self._get(name).rows
+            end = offset + limit
+            return rows[offset:end], (end if end < len(rows) else None)
+
+    def insert(self, name, rows, idempotency_key=None):
+        with self._lock:
+            table = self._get(name)
+            if idempotency_key is not None and idempotency_key in table.idempotency_keys:
+                return {"inserted": 0, "duplicate": True}
+            normalized = normalize_rows(table, rows)
+            table.rows.extend(normalized)
+            table.commits += 1
+            if idempotency_key is not None:
+                table.idempotency_keys.add(idempotency_key)
+            return {"inserted": len(normalized), "duplicate": False}
+
+    def create_stage(self, name):
+        with self._lock:
+            table = self._get(name)
+            stage_id = "stage-" + uuid.uuid4().hex[:16]
+            table.stages[stage_id] = {"state": "open", "rows": []}
+            return stage_id
+
+    def stage_rows(self, name, stage_id, rows):
+        with self._lock:
+            table = self._get(name)
+            stage = self._stage(table, stage_id)
+            if stage["state"] != "open":
+                raise conflict(f"stage {stage_id!r} is already {stage['state']}")
+            stage["rows"].extend(normalize_rows(table, rows))
+            return len(stage["rows"])
+
+    def discard_stage(self, name, stage_id):
+        with self._lock:
+            stage = self._stage(self._get(name), stage_id)
+            if stage["state"] == "committed":
+                raise conflict(f"stage {stage_id!r} is already committed")
+            stage["state"], stage["rows"] = "discarded", []
+
+    def commit(self, name, stage_ids, mode, commit_id=None):
+        """Publish the stages at once; a commit_id seen before publishes nothing."""
+        with self._lock:
+            table = self._get(name)
+            if commit_id is not None and commit_id in table.commit_ids:
+                return {"committed": False, "duplicate": True}
+            stages = [self._stage(table, stage_id) for stage_id in stage_ids]
+            for stage_id, stage in zip(stage_ids, stages):
+                if stage["state"] != "open":
+                    raise conflict(f"stage {stage_id!r} is already {stage['state']}")
+            rows = [row for stage in stages for row in stage["rows"]]
+            if mode == "overwrite":
+                table.rows = rows
+            else:
+                table.rows.extend(rows)
+            for stage in stages:
+                stage["state"], stage["rows"] = "committed", []
+            table.commits += 1
+            if commit_id is not None:
+                table.commit_ids.add(commit_id)
+            return {"committed": True, "rows": len(rows)}
