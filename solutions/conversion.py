@@ -1,0 +1,541 @@
+"""The types layer: Spark values <-> the service's JSON, both ways, driven by the Spark schema.
+
+The service's JSON conventions (docs/practice_service.md):
+- timestamps: ISO-8601 UTC, six fractional digits and `Z` ("2026-01-01T00:00:00.250000Z");
+- dates: "YYYY-MM-DD";
+- decimals: JSON strings with their exact scale ("1234.50"), never numbers (a JSON number is
+  read as a binary float by json.loads, which cannot hold most decimals exactly; a service
+  that does send numbers needs `json.loads(text, parse_float=Decimal)`);
+- binary: base64 strings;
+- structs are objects, arrays are lists, maps are objects with string keys.
+
+Rules this module keeps:
+- A timestamp always carries its zone. Parsed values are aware UTC datetimes; text without a
+  zone is taken as UTC, never as the machine's local time.
+- A Decimal never passes through float (float cannot hold 0.1 or 16+ digits exactly).
+- Converters are built once per schema (a closure per field), not looked up per value.
+
+Malformed records follow Spark's `mode` option, as Spark's JSON and CSV readers do:
+PERMISSIVE (nulls, plus the raw record text in the `columnNameOfCorruptRecord` column),
+DROPMALFORMED (skip the record) and FAILFAST (stop with an error naming the record).
+"""
+import base64
+import binascii
+import datetime
+import decimal
+import json
+import math
+
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    BooleanType,
+    ByteType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    MapType,
+    ShortType,
+    StringType,
+    StructType,
+    TimestampNTZType,
+    TimestampType,
+)
+
+UTC = datetime.timezone.utc
+
+PERMISSIVE = "PERMISSIVE"
+DROPMALFORMED = "DROPMALFORMED"
+FAILFAST = "FAILFAST"
+
+# Value ranges of Spark's integer types, checked so an out-of-range number is a malformed
+# record rather than an overflow somewhere inside Spark.
+INTEGER_RANGES = {
+    ByteType: (-(2**7), 2**7 - 1),
+    ShortType: (-(2**15), 2**15 - 1),
+    IntegerType: (-(2**31), 2**31 - 1),
+    LongType: (-(2**63), 2**63 - 1),
+}
+
+
+class MalformedValueError(ValueError):
+    """A JSON value does not fit its Spark type; the message says why."""
+
+
+class MalformedRecordError(ValueError):
+    """A record could not be converted and mode is FAILFAST; the message names the record."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Timestamps
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_timestamp(text):
+    """ISO-8601 text -> aware datetime in UTC. Text without a zone is taken as UTC.
+
+    Accepts `Z` (Python 3.10's fromisoformat does not, hence the replace) and any offset.
+    """
+    # BEGIN SOLUTION: refuse non-strings with MalformedValueError; turn a trailing Z into +00:00; datetime.fromisoformat (its ValueError becomes MalformedValueError); no zone -> .replace(tzinfo=UTC); return .astimezone(UTC)
+    if not isinstance(text, str):
+        raise MalformedValueError(f"expected an ISO-8601 timestamp string, got {type(text).__name__}")
+    cleaned = text.strip()
+    if cleaned[-1:] in ("Z", "z"):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        value = datetime.datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise MalformedValueError(f"{text!r} is not an ISO-8601 timestamp") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # the service's convention; never local time
+    return value.astimezone(UTC)
+    # END SOLUTION
+
+
+def format_timestamp(value):
+    """datetime -> the service's form, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, in UTC.
+
+    A naive datetime is taken as local time: that is what PySpark hands to Python code (its
+    Row conversion turns TimestampType into naive local datetimes), and `astimezone` reads a
+    naive value as local time. Never `.replace(tzinfo=UTC)` a naive value from Spark.
+    """
+    # BEGIN SOLUTION: value.astimezone(UTC) (a naive value counts as local time), drop the zone, isoformat(timespec="microseconds") and append "Z"
+    in_utc = value.astimezone(UTC).replace(tzinfo=None)
+    return in_utc.isoformat(timespec="microseconds") + "Z"
+    # END SOLUTION
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON -> Spark: one converter per data type, built once
+# ---------------------------------------------------------------------------------------------
+
+
+def to_spark_converter(data_type):
+    """A function turning one JSON value into the Python value Spark expects for `data_type`.
+
+    The function raises MalformedValueError when the value does not fit. None (JSON null) is
+    handled by the caller, which knows whether the field is nullable.
+    """
+    if isinstance(data_type, StringType):
+        return _expect(str, "a string")
+    if isinstance(data_type, BooleanType):
+        return _expect(bool, "true or false")
+    if type(data_type) in INTEGER_RANGES:
+        return _integer_converter(*INTEGER_RANGES[type(data_type)])
+    if isinstance(data_type, (DoubleType, FloatType)):
+        return _to_float
+    if isinstance(data_type, DecimalType):
+        return _decimal_converter(data_type.precision, data_type.scale)
+    if isinstance(data_type, TimestampType):
+        return parse_timestamp
+    if isinstance(data_type, TimestampNTZType):
+        return _to_naive_timestamp
+    if isinstance(data_type, DateType):
+        return _to_date
+    if isinstance(data_type, BinaryType):
+        return _from_base64
+    if isinstance(data_type, ArrayType):
+        return _array_converter(data_type)
+    if isinstance(data_type, MapType):
+        return _map_converter(data_type)
+    if isinstance(data_type, StructType):
+        return _struct_converter(data_type)
+    raise TypeError(f"the practice connector cannot read Spark type {data_type.simpleString()}")
+
+
+def _expect(python_type, description):
+    def convert(value):
+        if type(value) is not python_type:
+            raise MalformedValueError(f"expected {description}, got {_kind(value)}")
+        return value
+
+    return convert
+
+
+def _integer_converter(low, high):
+    def convert(value):
+        # bool is a subclass of int in Python; JSON true is not a number.
+        if type(value) is not int:
+            raise MalformedValueError(f"expected an integer, got {_kind(value)}")
+        if not low <= value <= high:
+            raise MalformedValueError(f"{value} is outside {low}..{high}")
+        return value
+
+    return convert
+
+
+# JSON has no NaN or infinity; the service spells them as these strings.
+SPECIAL_DOUBLES = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _to_float(value):
+    if isinstance(value, str) and value in SPECIAL_DOUBLES:
+        return SPECIAL_DOUBLES[value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MalformedValueError(f"expected a number, got {_kind(value)}")
+    return float(value)
+
+
+def _to_naive_timestamp(value):
+    # timestamp_ntz: a wall-clock time without zone, kept exactly as written.
+    if not isinstance(value, str):
+        raise MalformedValueError(f"expected a timestamp string, got {_kind(value)}")
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise MalformedValueError(f"{value!r} is not an ISO-8601 timestamp") from None
+    if parsed.tzinfo is not None:
+        raise MalformedValueError(f"{value!r} has a zone; timestamp_ntz values have none")
+    return parsed
+
+
+def _decimal_converter(precision, scale):
+    quantum = decimal.Decimal(1).scaleb(-scale)  # 0.01 for scale 2
+
+    def convert(value):
+        # Straight from the text to Decimal: no digit is lost. A JSON number here has already
+        # been through a binary float (json.loads), so it is refused, not rounded.
+        # BEGIN SOLUTION: refuse non-strings; decimal.Decimal(value) straight from the text (never via float); refuse non-finite values, more than `scale` decimal places and more than `precision` digits, each with MalformedValueError; return the Decimal with exactly `scale` places
+        if not isinstance(value, str):
+            raise MalformedValueError(f"expected a decimal string, got {_kind(value)}")
+        try:
+            number = decimal.Decimal(value)
+        except decimal.InvalidOperation:
+            raise MalformedValueError(f"{value!r} is not a decimal number") from None
+        if not number.is_finite():
+            raise MalformedValueError(f"{value!r} is not a finite decimal")
+        exact = number.quantize(quantum, context=_WIDE_CONTEXT)
+        if exact != number:
+            raise MalformedValueError(f"{value!r} has more than {scale} decimal places")
+        if len(exact.as_tuple().digits) > precision:
+            raise MalformedValueError(f"{value!r} does not fit decimal({precision},{scale})")
+        return exact
+        # END SOLUTION
+
+    return convert
+
+
+# Enough digits for any Spark decimal (precision <= 38), so quantize never rounds silently.
+_WIDE_CONTEXT = decimal.Context(prec=80)
+
+
+def _to_date(value):
+    if not isinstance(value, str):
+        raise MalformedValueError(f"expected a date string, got {_kind(value)}")
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise MalformedValueError(f"{value!r} is not a YYYY-MM-DD date") from None
+
+
+def _from_base64(value):
+    if not isinstance(value, str):
+        raise MalformedValueError(f"expected a base64 string, got {_kind(value)}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedValueError(f"{value[:40]!r} is not base64") from None
+
+
+def _array_converter(data_type):
+    convert_element = _nullable(to_spark_converter(data_type.elementType), data_type.containsNull)
+
+    def convert(value):
+        if not isinstance(value, list):
+            raise MalformedValueError(f"expected a list, got {_kind(value)}")
+        return [convert_element(element) for element in value]
+
+    return convert
+
+
+def _map_converter(data_type):
+    convert_key = to_spark_converter(data_type.keyType)
+    convert_value = _nullable(to_spark_converter(data_type.valueType), data_type.valueContainsNull)
+
+    def convert(value):
+        if not isinstance(value, dict):
+            raise MalformedValueError(f"expected an object (map), got {_kind(value)}")
+        return {convert_key(key): convert_value(item) for key, item in value.items()}
+
+    return convert
+
+
+def _struct_converter(data_type):
+    fields = [
+        (field.name, _nullable(to_spark_converter(field.dataType), field.nullable))
+        for field in data_type.fields
+    ]
+
+    def convert(value):
+        if not isinstance(value, dict):
+            raise MalformedValueError(f"expected an object (struct), got {_kind(value)}")
+        # A tuple in field order is what Spark (and pyarrow) take for a struct value.
+        return tuple(convert_field(value.get(name)) for name, convert_field in fields)
+
+    return convert
+
+
+def _nullable(convert, nullable):
+    """Wrap a converter with the null rule of its field or element."""
+
+    def convert_or_none(value):
+        if value is None:
+            if not nullable:
+                raise MalformedValueError("null where the schema says NOT NULL")
+            return None
+        return convert(value)
+
+    return convert_or_none
+
+
+def _kind(value):
+    """The JSON kind of a parsed value, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Records: JSON object -> Spark row tuple, with Spark's `mode` for malformed records
+# ---------------------------------------------------------------------------------------------
+
+
+class RecordConverter:
+    """Turns the service's JSON records into tuples in the order of a Spark schema.
+
+    Build one per schema (per partition read) and call `convert(record, where)` per record.
+    `where` is the record's position, `(partition, page, item)`, named in FAILFAST errors with
+    the record's key (`key_field`, e.g. seq). Fields the schema does not name are ignored;
+    fields the record lacks are null.
+    """
+
+    def __init__(self, schema, mode=PERMISSIVE, corrupt_column="_corrupt_record", key_field=None):
+        self.mode = mode.upper()
+        self.key_field = key_field
+        self.width = len(schema.fields)
+        self.corrupt_index = None
+        self.fields = []  # (position in the output tuple, field name, converter)
+        for index, field in enumerate(schema.fields):
+            if field.name == corrupt_column:
+                if not isinstance(field.dataType, StringType):
+                    raise TypeError(f"the corrupt-record column {corrupt_column!r} must be a string column")
+                self.corrupt_index = index
+                continue
+            convert = _nullable(to_spark_converter(field.dataType), field.nullable)
+            self.fields.append((index, field.name, convert))
+        self.malformed = 0  # records seen malformed, whatever the mode
+        self.on_malformed = None  # optional callback(record, reason, where), e.g. to set the record aside
+
+    def convert(self, record, where=None):
+        """The row tuple for `record`, or None when the record is dropped (DROPMALFORMED)."""
+        try:
+            return self._convert(record)
+        except MalformedValueError as problem:
+            if self.on_malformed is not None:
+                self.on_malformed(record, f"{problem}", where)
+            return self._malformed(record, str(problem), where)
+
+    def _convert(self, record):
+        if not isinstance(record, dict):
+            # e.g. a truncated record the service sent as a JSON string
+            raise MalformedValueError(f"expected a JSON object, got {_kind(record)}")
+        row = [None] * self.width
+        for index, name, convert in self.fields:
+            try:
+                row[index] = convert(record.get(name))
+            except MalformedValueError as problem:
+                raise MalformedValueError(f"field {name!r}: {problem}") from None
+        return tuple(row)
+
+    def describe(self, record, where):
+        """ "partition 2, page 3, item 17, seq 1234": where a record is, for error messages."""
+        parts = []
+        if where is not None:
+            parts = [f"{label} {number}" for label, number in zip(("partition", "page", "item"), where)]
+        if self.key_field and isinstance(record, dict) and record.get(self.key_field) is not None:
+            parts.append(f"{self.key_field} {record[self.key_field]}")
+        return ", ".join(parts) or "a record"
+
+    def _malformed(self, record, reason, where):
+        self.malformed += 1
+        # BEGIN SOLUTION: FAILFAST: raise MalformedRecordError naming self.describe(record, where) and the reason; DROPMALFORMED: return None; PERMISSIVE: a tuple of self.width Nones with raw_text(record) at self.corrupt_index (when the schema has that column)
+        if self.mode == FAILFAST:
+            raise MalformedRecordError(
+                f"malformed record at {self.describe(record, where)}: {reason}. mode=FAILFAST stops at the first "
+                "malformed record; use mode=PERMISSIVE to keep it in the corrupt-record column "
+                "or mode=DROPMALFORMED to skip it"
+            )
+        if self.mode == DROPMALFORMED:
+            return None
+        row = [None] * self.width
+        if self.corrupt_index is not None:
+            row[self.corrupt_index] = raw_text(record)
+        return tuple(row)
+        # END SOLUTION
+
+
+def raw_text(record):
+    """The record's text for the corrupt-record column."""
+    if isinstance(record, str):
+        return record  # already the raw text the service sent
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Spark -> JSON: for the writer
+# ---------------------------------------------------------------------------------------------
+
+
+def to_json_converter(data_type):
+    """A function turning a Python value from Spark (Row path or Arrow path) into JSON form.
+
+    None stays None; the service checks NOT NULL itself and names the row and field.
+    """
+    if isinstance(data_type, (StringType, BooleanType)) or type(data_type) in INTEGER_RANGES:
+        return _identity
+    if isinstance(data_type, (DoubleType, FloatType)):
+        return _float_to_json
+    if isinstance(data_type, DecimalType):
+        return _decimal_to_json(data_type.scale)
+    if isinstance(data_type, TimestampType):
+        return _or_none(format_timestamp)
+    if isinstance(data_type, TimestampNTZType):
+        return _or_none(lambda value: value.isoformat(timespec="microseconds"))
+    if isinstance(data_type, DateType):
+        return _or_none(datetime.date.isoformat)
+    if isinstance(data_type, BinaryType):
+        return _or_none(lambda value: base64.b64encode(bytes(value)).decode("ascii"))
+    if isinstance(data_type, ArrayType):
+        convert_element = to_json_converter(data_type.elementType)
+        return _or_none(lambda value: [convert_element(element) for element in value])
+    if isinstance(data_type, MapType):
+        return _map_to_json(data_type)
+    if isinstance(data_type, StructType):
+        return _struct_to_json(data_type)
+    raise TypeError(f"the practice connector cannot write Spark type {data_type.simpleString()}")
+
+
+def _identity(value):
+    return value
+
+
+def _float_to_json(value):
+    if value is None or math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _or_none(convert):
+    def convert_or_none(value):
+        return None if value is None else convert(value)
+
+    return convert_or_none
+
+
+def _decimal_to_json(scale):
+    quantum = decimal.Decimal(1).scaleb(-scale)
+    # format(..., "f") never uses exponent notation ("1E+2"); quantize gives the exact scale.
+    return _or_none(lambda value: format(decimal.Decimal(value).quantize(quantum, context=_WIDE_CONTEXT), "f"))
+
+
+def _map_to_json(data_type):
+    convert_key = to_json_converter(data_type.keyType)
+    convert_value = to_json_converter(data_type.valueType)
+
+    def convert(value):
+        # Rows give a dict; Arrow's to_pylist gives a list of (key, value) pairs.
+        pairs = value.items() if isinstance(value, dict) else value
+        return {str(convert_key(key)): convert_value(item) for key, item in pairs}
+
+    return _or_none(convert)
+
+
+def _struct_to_json(data_type):
+    names = data_type.names
+    converters = [to_json_converter(field.dataType) for field in data_type.fields]
+
+    def convert(value):
+        # Rows give a Row (a tuple in field order); Arrow's to_pylist gives a dict.
+        values = [value.get(name) for name in names] if isinstance(value, dict) else value
+        return {name: convert_field(item) for name, convert_field, item in zip(names, converters, values)}
+
+    return _or_none(convert)
+
+
+def row_to_json_converter(schema):
+    """A function turning one row (a Row, a tuple in schema order or a dict) into a JSON object."""
+    return _struct_to_json(schema)
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrow: the schema Spark expects from a reader that yields pyarrow.RecordBatch
+# ---------------------------------------------------------------------------------------------
+
+
+def arrow_schema(schema):
+    """The pyarrow schema Spark expects for `schema` (timestamps in microseconds, UTC).
+
+    Spark 4.2+ checks RecordBatches against exactly this schema (names, types, nullability).
+    """
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f.name, arrow_type(f.dataType), nullable=f.nullable) for f in schema.fields])
+
+
+def arrow_type(data_type):
+    import pyarrow as pa
+
+    simple = {
+        StringType: pa.string(),
+        BooleanType: pa.bool_(),
+        ByteType: pa.int8(),
+        ShortType: pa.int16(),
+        IntegerType: pa.int32(),
+        LongType: pa.int64(),
+        FloatType: pa.float32(),
+        DoubleType: pa.float64(),
+        DateType: pa.date32(),
+        BinaryType: pa.binary(),
+        TimestampType: pa.timestamp("us", tz="UTC"),
+        TimestampNTZType: pa.timestamp("us"),
+    }
+    if type(data_type) in simple:
+        return simple[type(data_type)]
+    if isinstance(data_type, DecimalType):
+        return pa.decimal128(data_type.precision, data_type.scale)
+    if isinstance(data_type, ArrayType):
+        return pa.list_(pa.field("element", arrow_type(data_type.elementType), nullable=data_type.containsNull))
+    if isinstance(data_type, MapType):
+        return pa.map_(
+            pa.field("key", arrow_type(data_type.keyType), nullable=False),
+            pa.field("value", arrow_type(data_type.valueType), nullable=data_type.valueContainsNull),
+        )
+    if isinstance(data_type, StructType):
+        return pa.struct([pa.field(f.name, arrow_type(f.dataType), nullable=f.nullable) for f in data_type.fields])
+    raise TypeError(f"no Arrow type for Spark type {data_type.simpleString()}")
+
+
+def rows_to_record_batch(rows, schema):
+    """Row tuples (from RecordConverter) -> one pyarrow.RecordBatch with `arrow_schema(schema)`.
+
+    The same tuples feed the Row path, so both paths return the same data.
+    """
+    import pyarrow as pa
+
+    target = arrow_schema(schema)
+    columns = list(zip(*rows)) if rows else [()] * len(target)
+    arrays = [pa.array(list(column), type=field.type) for column, field in zip(columns, target)]
+    return pa.RecordBatch.from_arrays(arrays, schema=target)

@@ -1,0 +1,362 @@
+"""The options layer: one table of every option, a parser driven by it, and its docs page.
+
+Spark hands a data source its options as strings (`.option("gzip", "false")` arrives as the
+string "false", which Python treats as True). The parser turns each into its type, fills in
+defaults and refuses bad values with an error that names the option, the value and what is
+allowed. It runs on the driver, in `DataSource.reader()`/`writer()`, so a bad option stops
+the query before any task starts.
+
+`python -m solutions.options` prints docs/options.md, generated from the same table.
+"""
+import datetime
+import difflib
+import logging
+import re
+from dataclasses import dataclass
+
+from solutions.conversion import MalformedValueError, parse_timestamp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the canonical spelling; users may write it in any case
+    kind: str  # one of PARSERS below
+    default: object
+    meaning: str
+    allowed: tuple = ()  # for kind "choice"
+    minimum: int = None  # for kind "int"
+    secret: bool = False  # never shown in reprs, logs or errors
+
+
+# The table. Spark's own names where Spark has one (mode, columnNameOfCorruptRecord,
+# numPartitions), camelCase like Spark's options otherwise.
+OPTIONS = (
+    # connection
+    Option("url", "string", None, "Base URL of the practice service, e.g. `http://127.0.0.1:8765`. Required."),
+    Option("connectTimeout", "duration", 10.0, "Time to wait for a TCP connection to the service."),
+    Option("readTimeout", "duration", 60.0, "Time to wait for the service to answer a request."),
+    Option("gzip", "boolean", True, "Ask for gzip-compressed responses (`Accept-Encoding: gzip`)."),
+    Option("verifyTls", "boolean", True, "Check the service's TLS certificate. Turn off only for local experiments."),
+    Option("caFile", "string", None, "PEM file of the CA that signed the service's certificate (the practice service's `service.ca_file`)."),
+    # auth (docs/auth.md)
+    Option(
+        "apiToken", "string", None,
+        "API key, sent as `X-API-Key` (or `api_key`, see `apiKeyLocation`). Named *Token* so Spark's default `spark.redaction.regex` "
+        "(`(?i)secret|password|token|access[.]?key`) hides it in plans and the UI; `apiKey` would not match.",
+        secret=True,
+    ),
+    Option("username", "string", None, "User name for HTTP Basic auth (with `password`)."),
+    Option("password", "string", None, "Password for HTTP Basic auth; matched by `spark.redaction.regex`.", secret=True),
+    Option(
+        "authMethod", "choice", "auto",
+        "How to authenticate (docs/auth.md). `auto` takes the first method whose options are set, in this order: "
+        "`databricks` (serviceCredential), `cloud` (cloudCredential), `oauth` (clientId, clientSecret), "
+        "`apiKey` (apiToken), `basic` (username, password), else `none`.",
+        allowed=("auto", "databricks", "cloud", "oauth", "apiKey", "basic", "none"),
+    ),
+    Option(
+        "serviceCredential", "string", None,
+        "Databricks: name of a Unity Catalog service credential. The connector calls "
+        "`databricks.service_credentials.getServiceCredentialsProvider(name).get_token(tokenScope)` on the driver "
+        "and the executors and sends the token as a bearer token. Needs `tokenScope`.",
+    ),
+    Option(
+        "cloudCredential", "boolean", False,
+        "Use the cloud's default credential: Azure `DefaultAzureCredential` (managed identity, workload identity, "
+        "environment variables, Azure CLI) for the sovereign cloud `azureCloud`, asking for a token for `tokenScope`.",
+    ),
+    Option(
+        "azureCloud", "choice", "public",
+        "Azure cloud of the cloud credential and of `tenantId` token URLs: `public` (login.microsoftonline.com), "
+        "`government` (login.microsoftonline.us) or `china` (login.chinacloudapi.cn).",
+        allowed=("public", "government", "china"),
+    ),
+    Option("tokenScope", "string", None, "Scope of the bearer token to ask for, e.g. `api://<application id>/.default`. Required by `serviceCredential` and `cloudCredential`; sent as `scope` by OAuth2 client credentials."),
+    Option("clientId", "string", None, "OAuth2 client credentials: the client id (with `clientSecret`)."),
+    Option(
+        "clientSecret", "string", None,
+        "OAuth2 client credentials: the client secret. Its name matches `spark.redaction.regex`. Tokens are cached "
+        "per executor process, fetched again before they expire and once after a 401.",
+        secret=True,
+    ),
+    Option("tokenUrl", "string", None, "OAuth2 token endpoint. Default: Microsoft Entra ID's for `tenantId` (in `azureCloud`), else the service's own `<url>/oauth/token`."),
+    Option("tenantId", "string", None, "Microsoft Entra ID tenant: the token URL becomes `https://<authority of azureCloud>/<tenantId>/oauth2/v2.0/token`."),
+    Option("apiKeyLocation", "choice", "header", "Where the API key (`apiToken`) goes: the `X-API-Key` header or the `api_key` query parameter (`query`; it is hidden in the connector's logs and errors, but proxies may log URLs).", allowed=("header", "query")),
+    Option(
+        "credentialModule", "string", None,
+        "A module that stands in for the platform's credential API (`databricks.service_credentials` for "
+        "`serviceCredential`, `azure.identity` for `cloudCredential`) with the same functions, e.g. "
+        "`workshop.standin_credentials` for local practice and tests. It must import on the driver and the executors.",
+    ),
+    # reading
+    Option("resource", "choice", "events", "What to read: time-series `events`, `entities` with numeric ids, or the token-ring table `kv`.", allowed=("events", "entities", "kv")),
+    Option(
+        "partitioning", "choice", None,
+        "How the read is split into Spark partitions: event-time windows (`time`, events only), id ranges "
+        "(`id`, entities only), token ranges (`token`, kv only) or one partition (`none`). "
+        "Default: `time` for events, `id` for entities, `token` for kv.",
+        allowed=("time", "id", "token", "none"),
+    ),
+    Option("numPartitions", "int", 4, "Number of partitions to plan (time windows that are too large are split further; token ranges are split per ring range).", minimum=1),
+    Option("start", "timestamp", None, "Events only: read events with `event_time >= start`. ISO-8601; no zone means UTC. Default: the earliest event."),
+    Option("end", "timestamp", None, "Events only: read events with `event_time < end`. ISO-8601; no zone means UTC. Default: after the latest event."),
+    Option("pageSize", "int", 1000, "Items per page (`limit`); the service allows at most its `max_page_size` (10000 by default).", minimum=1),
+    Option("mode", "choice", "PERMISSIVE", "Malformed records: keep them as nulls with the raw text in `columnNameOfCorruptRecord` (PERMISSIVE), skip them (DROPMALFORMED) or fail (FAILFAST), as in Spark's JSON reader.", allowed=("PERMISSIVE", "DROPMALFORMED", "FAILFAST")),
+    Option("columnNameOfCorruptRecord", "string", "_corrupt_record", "Column that receives the raw text of a malformed record in PERMISSIVE mode; add it to your schema as a string column."),
+    Option(
+        "filterPushdown", "boolean", False,
+        "Let the service filter rows (Spark 4.1+): events by `device_id`, `kind` and `event_time`, entities by `id`. "
+        "Needs `spark.sql.python.filterPushdown.enabled=true` too: Spark refuses a reader that implements "
+        "`pushFilters` while that setting is off, and a data source cannot see Spark settings.",
+    ),
+    Option("arrow", "boolean", False, "Read: yield `pyarrow.RecordBatch`es instead of rows. Write: take `RecordBatch`es (`DataSourceArrowWriter`). Same data either way."),
+    # writing
+    Option("table", "string", None, "Table to write to; created from the DataFrame's schema when missing. Required for writes."),
+    Option("writeProtocol", "choice", "staged", "`staged`: each task stages its rows, the driver publishes all stages at once (nothing visible if any task fails). `idempotent`: each batch of rows is posted with an `Idempotency-Key`, so rerunning the same write adds nothing.", allowed=("staged", "idempotent")),
+    Option("idempotencyKey", "string", None, "`idempotent` protocol: the key of this write; each request sends `<key>-<partition>-<batch>`. Reuse it to rerun a write safely. Required with `writeProtocol=idempotent`."),
+    Option("batchSize", "int", 1000, "Rows per write request.", minimum=1),
+    # streaming (docs/streaming.md)
+    Option("startingOffsets", "string", "latest", "Streaming reads: where a new query starts in the events feed: `earliest`, `latest` (only events appended after the start) or a seq number N (start after seq N). A restarted query continues from its checkpoint instead."),
+    Option("startingTimestamp", "timestamp", None, "Streaming reads: start with the first event ingested at or after this time (the service's `/v1/events/seq_at`). Takes precedence over `startingOffsets`."),
+    Option("maxRecordsPerTrigger", "int", None, "Streaming reads: at most this many events per micro-batch (admission control). Default: all available.", minimum=1),
+    Option("streamReader", "choice", "full", "Streaming reads: `full` (`DataSourceStreamReader`: parallel partitions, admission control) or `simple` (`SimpleDataSourceStreamReader`: reads on the driver, for low volumes).", allowed=("full", "simple")),
+    Option("exactlyOnce", "boolean", True, "Streaming writes: publish each micro-batch with commit id `<query id>:<batch id>`, so a batch replayed after a restart is not published twice. `false` gives at-least-once delivery."),
+    # resilience (docs/resilience.md)
+    Option("maxRetries", "int", 10, "Retries of one request after a transient failure (429, 500, 502, 503, 504, connection refused or reset, read timeout).", minimum=0),
+    Option("retryDelay", "duration", 0.5, "Base of the exponential backoff: retry n waits a random time between 0 and `retryDelay * 2**(n-1)` (full jitter), at least the service's `Retry-After`."),
+    Option("maxRetryDelay", "duration", 30.0, "The longest wait before one retry, `Retry-After` included."),
+    Option("retryBudget", "int", 100, "Retries one task may make over all its requests; then it fails with the last error.", minimum=0),
+    Option("breakerThreshold", "int", 10, "Failed attempts in a row (per service URL, per executor process) that open the circuit breaker: requests then fail at once with a message saying so.", minimum=1),
+    Option("breakerCooldown", "duration", 30.0, "How long an open circuit breaker fails requests at once before it lets one trial request through (half-open)."),
+    Option("deadLetterTable", "string", None, "Table of the practice service that receives bad records with the reason: malformed records read in PERMISSIVE or DROPMALFORMED mode, and rows the service refuses (422) on write instead of failing the write. Written through the service, so it survives the loss of an executor."),
+    # observability
+    Option("logLevel", "choice", "INFO", "Level of the connector's `solutions` logger (unless the application sets one). Logs are JSON lines on stderr in Spark's Python workers.", allowed=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Option("logFile", "string", None, "Also append the connector's JSON log lines to this file, on the machine where the code runs (driver and executors; for local runs and tests)."),
+)
+
+BY_LOWER_NAME = {option.name.lower(): option for option in OPTIONS}
+
+TRUE_WORDS = ("true",)
+FALSE_WORDS = ("false",)
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class OptionError(ValueError):
+    """A bad option value; the message names the option, the value and what is allowed."""
+
+
+# ---------------------------------------------------------------------------------------------
+# One parser per kind. Each takes the option and its string and returns the typed value.
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_string(option, text):
+    return text
+
+
+def parse_boolean(option, text):
+    # bool("false") is True in Python: compare the words instead.
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise _bad(option, text, "true or false")
+
+
+def parse_int(option, text):
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise _bad(option, text, "a whole number") from None
+    if option.minimum is not None and value < option.minimum:
+        raise _bad(option, text, f"a whole number of at least {option.minimum}")
+    return value
+
+
+def parse_duration(option, text):
+    """ "250ms", "30s", "5m", "1h" or a plain number of seconds -> seconds as float."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text.lower())
+    if not match:
+        raise _bad(option, text, "a duration such as 250ms, 30s, 5m or 1h")
+    number, unit = match.groups()
+    return float(number) * DURATION_UNITS[unit or "s"]
+
+
+def parse_timestamp_option(option, text):
+    try:
+        return parse_timestamp(text)
+    except MalformedValueError:
+        raise _bad(option, text, "an ISO-8601 timestamp such as 2026-01-01T00:00:00Z (no zone means UTC)") from None
+
+
+def parse_choice(option, text):
+    for allowed in option.allowed:
+        if text.strip().lower() == allowed.lower():
+            return allowed
+    raise _bad(option, text, "one of " + ", ".join(option.allowed))
+
+
+PARSERS = {
+    "string": parse_string,
+    "boolean": parse_boolean,
+    "int": parse_int,
+    "duration": parse_duration,
+    "timestamp": parse_timestamp_option,
+    "choice": parse_choice,
+}
+
+
+def _bad(option, text, allowed):
+    shown = "<redacted>" if option.secret else repr(text)
+    return OptionError(f"option {option.name}={shown} is not valid: expected {allowed}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing a whole option map
+# ---------------------------------------------------------------------------------------------
+
+
+class Options:
+    """Parsed options: `options["pageSize"]` -> 1000. Keys are case-insensitive.
+
+    Picklable (readers and writers carry it to the executors). The repr shows every option
+    but never a secret's value.
+    """
+
+    def __init__(self, values):
+        self._values = values  # canonical name -> typed value, for every option in OPTIONS
+
+    def __getitem__(self, name):
+        return self._values[BY_LOWER_NAME[name.lower()].name]
+
+    def __repr__(self):
+        shown = []
+        for option in OPTIONS:
+            value = self._values[option.name]
+            if value is None or value == option.default:
+                continue
+            shown.append(f"{option.name}={'***' if option.secret else repr(value)}")
+        return f"Options({', '.join(shown)})"
+
+
+def parse_options(raw):
+    """Typed, validated options from Spark's option map (string keys and values, any case)."""
+    values = {option.name: option.default for option in OPTIONS}
+    for key, text in raw.items():
+        option = BY_LOWER_NAME.get(key.lower())
+        if option is None:
+            continue  # reported by warn_unknown_options
+        values[option.name] = PARSERS[option.kind](option, str(text))
+    if values["partitioning"] is None:
+        values["partitioning"] = DEFAULT_PARTITIONING[values["resource"]]
+    _check_combinations(values)
+    warn_unknown_options(raw)
+    return Options(values)
+
+
+DEFAULT_PARTITIONING = {"events": "time", "entities": "id", "kv": "token"}
+
+
+def _check_combinations(values):
+    resource, partitioning = values["resource"], values["partitioning"]
+    if partitioning not in ("none", DEFAULT_PARTITIONING[resource]):
+        raise OptionError(
+            f"option partitioning={partitioning!r} does not apply to resource={resource!r}: "
+            f"use {DEFAULT_PARTITIONING[resource]} or none"
+        )
+    start, end = values["start"], values["end"]
+    if start is not None and end is not None and start >= end:
+        raise OptionError(f"option start={_iso(start)} must be before end={_iso(end)}")
+
+
+def _iso(value):
+    return value.isoformat() if isinstance(value, datetime.datetime) else repr(value)
+
+
+# Keys Spark itself adds to a streaming sink's options (from writeStream's settings).
+SPARK_SET_OPTIONS = ("checkpointlocation", "queryname")
+
+
+def unknown_options(raw):
+    """A message for each key that is not an option, naming close matches."""
+    known = list(BY_LOWER_NAME)
+    messages = []
+    for key in raw:
+        if key.lower() in BY_LOWER_NAME or key.lower() in SPARK_SET_OPTIONS:
+            continue
+        close = difflib.get_close_matches(key.lower(), known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(BY_LOWER_NAME[name].name for name in close)}?" if close else ""
+        messages.append(f"unknown option {key!r} is ignored{hint}")
+    return messages
+
+
+def warn_unknown_options(raw):
+    for message in unknown_options(raw):
+        log.warning(message)
+
+
+def require(options, name, why):
+    """Raise a clear error when a required option is missing."""
+    if options[name] is None:
+        raise OptionError(f"option {name} is required {why}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The docs page
+# ---------------------------------------------------------------------------------------------
+
+KIND_NAMES = {
+    "string": "string",
+    "boolean": "boolean (`true`/`false`, any case)",
+    "int": "integer",
+    "duration": "duration (`250ms`, `30s`, `5m`, `1h`; a plain number is seconds)",
+    "timestamp": "timestamp (ISO-8601; no zone means UTC)",
+    "choice": "one of the allowed values (any case)",
+}
+
+
+def markdown():
+    """docs/options.md, generated from OPTIONS."""
+    lines = [
+        "# Options of the `practice` data source",
+        "",
+        "<!-- Generated by `python -m solutions.options` from solutions/options.py; do not edit by hand. -->",
+        "",
+        "Pass options with `.option(name, value)`. Names are case-insensitive; values are strings",
+        "that the connector parses into the types below. A bad value stops the query on the driver",
+        "with an error naming the option, the value and what is allowed; an unknown option is",
+        "logged as a warning naming close matches.",
+        "",
+        "Secret options are named so Spark's default `spark.redaction.regex`,",
+        "`(?i)secret|password|token|access[.]?key`, redacts them in plans and the Spark UI, and the",
+        "connector never puts their values in logs, reprs or errors.",
+        "",
+        "| option | type | default | allowed | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for option in OPTIONS:
+        allowed = ", ".join(f"`{value}`" for value in option.allowed)
+        if option.minimum is not None:
+            allowed = f">= {option.minimum}"
+        name = f"`{option.name}`" + (" (secret)" if option.secret else "")
+        lines.append(f"| {name} | {option.kind} | {_default_text(option)} | {allowed} | {option.meaning} |")
+    lines += ["", "Types:", ""]
+    lines += [f"- **{kind}**: {text}" for kind, text in KIND_NAMES.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _default_text(option):
+    if option.default is None:
+        return ""
+    if option.kind == "boolean":
+        return f"`{str(option.default).lower()}`"
+    if option.kind == "duration":
+        return f"`{option.default:g}s`"
+    return f"`{option.default}`"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -1,0 +1,385 @@
+"""The batch reader: schema check, partition planning, filter pushdown and reading pages.
+
+`PracticeReader` holds what every reader of the service needs (options, schema, a client
+per task, turning pages of JSON into rows or Arrow batches); the streaming reader reuses it.
+`PracticeBatchReader` adds what a batch read needs: `partitions` and `read`, and
+`PracticePushdownReader` adds `pushFilters` (option filterPushdown, Spark 4.1+).
+
+Where each method runs:
+- `__init__`, `pushFilters`, `partitions`: on the driver, while Spark plans the query;
+- `read`: on the executors, once per partition, with a copy of the reader (so everything
+  stored on `self` must pickle, and a `requests.Session` is opened inside `read`).
+"""
+import difflib
+import logging
+import uuid
+
+from pyspark.sql.datasource import DataSourceReader, InputPartition
+from pyspark.sql.types import StringType
+
+from solutions.client import PracticeClient, WindowTooLargeError
+from solutions.conversion import UTC, RecordConverter, format_timestamp, parse_timestamp, rows_to_record_batch
+from solutions.partitioning import (
+    MICROSECOND,
+    EmptyPartition,
+    IdRangePartition,
+    TimeWindowPartition,
+    TokenRangePartition,
+    midpoint,
+    plan_id_ranges,
+    plan_time_windows,
+    plan_token_ranges,
+)
+from solutions.observability import task_fields
+from solutions.options import require
+from solutions.resilience import DeadLetters, create_dead_letter_table
+
+log = logging.getLogger(__name__)
+
+
+class SchemaMismatchError(ValueError):
+    """The schema asked for does not match what the service serves."""
+
+
+def fetch_service_schema(options):
+    """The service's description of the resource: {"name", "key", "fields", "ddl"}.
+
+    The first thing a read asks the service, so the health probe comes first: a wrong URL, a
+    TLS mismatch or a service that is down is one clear error here, before any planning; the
+    schema request then checks the credentials.
+    """
+    with PracticeClient(options) as client:
+        client.check_health()
+        return client.get(f"/v1/schema/{options['resource']}")
+
+
+def check_schema(schema, service_schema, corrupt_column):
+    """Raise SchemaMismatchError naming every column the service cannot fill as asked.
+
+    A column must exist in the resource with the same type (nullability may differ); the
+    corrupt-record column must be a string column.
+    """
+    served = {field["name"]: field["type"] for field in service_schema["fields"]}
+    problems = []
+    for field in schema.fields:
+        if field.name == corrupt_column:
+            if not isinstance(field.dataType, StringType):
+                problems.append(f"the corrupt-record column {field.name!r} must be string, not {field.dataType.simpleString()}")
+        elif field.name not in served:
+            close = difflib.get_close_matches(field.name, served, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"column {field.name!r} is not a field of {service_schema['name']}{hint}")
+        elif field.dataType.simpleString() != served[field.name].replace(" ", ""):
+            problems.append(
+                f"column {field.name!r} is {served[field.name]} in {service_schema['name']}, "
+                f"the schema asks for {field.dataType.simpleString()}"
+            )
+    if problems:
+        fields = ", ".join(f"{name} {type_}" for name, type_ in served.items())
+        raise SchemaMismatchError("; ".join(problems) + f". The service serves: {fields}")
+
+
+class PracticeReader:
+    """What every reader of the practice service shares (batch now, streaming later)."""
+
+    def __init__(self, options, schema):
+        require(options, "url", "to read from the practice service")
+        self.options = options
+        self.schema = schema
+        self.resource = options["resource"]
+        service_schema = fetch_service_schema(options)
+        check_schema(schema, service_schema, options["columnNameOfCorruptRecord"])
+        self.key_field = service_schema["key"]  # names records in FAILFAST errors
+        self.run_id = uuid.uuid4().hex[:16]  # this read, in dead-letter keys (the same in a retried task)
+        if options["deadLetterTable"]:
+            with self.client() as client:
+                create_dead_letter_table(client, options["deadLetterTable"])
+        self._task_client = None
+
+    def __repr__(self):
+        return f"{type(self).__name__}(resource={self.resource!r}, options={self.options!r})"
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_task_client"] = None  # a task's client stays in its task (and holds locks)
+        return state
+
+    def client(self):
+        """A new client; use it in a `with` block, one per task.
+
+        The reader remembers it: `convert_pages` reports its metrics and sends dead letters with it.
+        """
+        self._task_client = PracticeClient(self.options)
+        return self._task_client
+
+    def convert_pages(self, pages, partition_index):
+        """Rows (tuples) from pages of JSON records, or one RecordBatch per page with arrow=true.
+
+        One converter per call: it is built from the schema once, then applied per record.
+        """
+        converter = RecordConverter(
+            self.schema, self.options["mode"], self.options["columnNameOfCorruptRecord"], self.key_field
+        )
+        dead_letters = self._dead_letters_for(converter, partition_index)
+        arrow = self.options["arrow"]
+        produced = 0
+        finished = False
+        try:
+            for page_number, items in enumerate(pages):
+                rows = []
+                for item_number, record in enumerate(items):
+                    row = converter.convert(record, where=(partition_index, page_number, item_number))
+                    if row is not None:
+                        rows.append(row)
+                produced += len(rows)
+                if not arrow:
+                    yield from rows
+                elif rows:
+                    yield rows_to_record_batch(rows, self.schema)
+            finished = True
+        finally:
+            self._end_of_partition(partition_index, produced, converter, dead_letters, finished)
+
+    def _dead_letters_for(self, converter, partition_index):
+        """With option deadLetterTable (and a mode that keeps going), malformed records are set aside."""
+        if not self.options["deadLetterTable"] or self.options["mode"] == "FAILFAST":
+            return None
+        dead_letters = DeadLetters(self.options["deadLetterTable"], f"read {self.resource}", self.run_id, partition_index)
+
+        def set_aside(record, reason, where):
+            dead_letters.add(record, reason, converter.describe(record, where))
+
+        converter.on_malformed = set_aside
+        return dead_letters
+
+    def _end_of_partition(self, partition_index, rows, converter, dead_letters, finished):
+        """Send the dead letters and log the task's metrics (also when Spark stops reading early)."""
+        client = self._task_client if self._task_client is not None and not self._task_client.closed else None
+        sent = 0
+        if dead_letters is not None and dead_letters.pending:
+            try:
+                if client is not None:
+                    dead_letters.flush(client)
+                else:
+                    with PracticeClient(self.options) as own:
+                        dead_letters.flush(own)
+            except Exception as problem:
+                if finished:
+                    raise
+                log.warning("could not write dead letters to table %s: %s", dead_letters.table, problem)
+            sent = dead_letters.sent
+        metrics = client.metrics() if client is not None else {}
+        log.info(
+            "read partition %s finished: %d rows, %d malformed", partition_index, rows, converter.malformed,
+            extra={**task_fields(), "resource": self.resource, "partition": partition_index, "rows": rows,
+                   "malformed": converter.malformed, "dead_letters": sent, "finished": finished,
+                   "requests": metrics.get("requests"), "retries": metrics.get("retries"),
+                   "bytes": metrics.get("bytes_received"), "seconds": metrics.get("seconds")},
+        )
+
+
+class PracticeBatchReader(PracticeReader, DataSourceReader):
+    """Reads one resource of the practice service in parallel partitions."""
+
+    def __init__(self, options, schema):
+        super().__init__(options, schema)
+        # What to read. Options set the event-time window; pushFilters may narrow any of it.
+        self.start = options["start"]
+        self.end = options["end"]
+        self.device_ids = None  # None: any device; else a set of ids
+        self.kinds = None
+        self.id_gte = None
+        self.id_lt = None
+
+    # -- planning (driver) ------------------------------------------------------------------
+
+    def partitions(self):
+        partitioning = self.options["partitioning"]
+        if self._nothing_matches():
+            return [EmptyPartition()]
+        with self.client() as client:
+            if self.resource == "events":
+                return self._plan_events(client, partitioning)
+            if self.resource == "entities":
+                return self._plan_entities(client, partitioning)
+            if partitioning == "none":
+                return [TokenRangePartition(0)]  # both bounds open: the whole ring
+            ring = client.get("/v1/ring")
+            return plan_token_ranges(ring["ranges"], self.options["numPartitions"])
+
+    def _nothing_matches(self):
+        """Pushed filters that contradict each other (device_id = 1 AND device_id = 2)."""
+        return (
+            self.device_ids == set()
+            or self.kinds == set()
+            or (self.start is not None and self.end is not None and self.start >= self.end)
+            or (self.id_gte is not None and self.id_lt is not None and self.id_gte >= self.id_lt)
+        )
+
+    def _plan_events(self, client, partitioning):
+        stats = client.get("/v1/events/stats")
+        if not stats["count"]:
+            return [EmptyPartition()]
+        # The query is start <= event_time < end, so the latest event needs end just after it.
+        start = _max(self.start, parse_timestamp(stats["min_event_time"]))
+        end = _min(self.end, parse_timestamp(stats["max_event_time"]) + MICROSECOND)
+        if partitioning == "none":
+            return [TimeWindowPartition(0, start, end)] if start < end else [EmptyPartition()]
+
+        def count(window_start, window_end):
+            return client.get("/v1/events/count", self._event_params(window_start, window_end))["count"]
+
+        return plan_time_windows(start, end, self.options["numPartitions"], count, stats["max_window_rows"])
+
+    def _plan_entities(self, client, partitioning):
+        if partitioning == "none":
+            return [IdRangePartition(0, self.id_gte, self.id_lt)]
+        stats = client.get("/v1/entities/stats")
+        if not stats["count"]:
+            return [EmptyPartition()]
+        id_gte = _max(self.id_gte, stats["min_id"])
+        id_lt = _min(self.id_lt, stats["max_id"] + 1)  # half-open: just past the largest id
+        return plan_id_ranges(id_gte, id_lt, self.options["numPartitions"])
+
+    # -- reading (executors) ----------------------------------------------------------------
+
+    def read(self, partition):
+        # Nothing to read. We never plan an empty list, but Spark's stand-ins for one -- None
+        # (Spark 4.0) or InputPartition(None) (4.1+) -- read nothing too.
+        if partition is None or isinstance(partition, EmptyPartition) or type(partition) is InputPartition:
+            return
+        # BEGIN SOLUTION: open one client for this partition in a `with` block (it closes the session on every way out), then yield from self.convert_pages(self._pages(client, partition), partition.index)
+        with self.client() as client:
+            yield from self.convert_pages(self._pages(client, partition), partition.index)
+        # END SOLUTION
+
+    def _pages(self, client, partition):
+        if isinstance(partition, TimeWindowPartition):
+            return self._event_pages(client, partition.start, partition.end)
+        if isinstance(partition, IdRangePartition):
+            params = {"id_gte": partition.id_gte, "id_lt": partition.id_lt}
+            return client.pages("/v1/entities", _without_none(params))
+        if isinstance(partition, TokenRangePartition):
+            params = {"token_gt": partition.token_gt, "token_le": partition.token_le}
+            return client.pages("/v1/kv", _without_none(params))
+        raise TypeError(f"the practice reader cannot read a {type(partition).__name__}")
+
+    def _event_pages(self, client, start, end):
+        """Pages of events in [start, end); a window the service refuses (413) is halved."""
+        pages = client.pages("/v1/events", self._event_params(start, end))
+        try:
+            first = next(pages)
+        except WindowTooLargeError:
+            # More events than planned (e.g. late arrivals since planning): split and retry.
+            if end - start <= MICROSECOND:
+                raise
+            middle = midpoint(start, end)
+            yield from self._event_pages(client, start, middle)
+            yield from self._event_pages(client, middle, end)
+            return
+        yield first
+        yield from pages
+
+    def _event_params(self, start, end):
+        params = {"start": format_timestamp(start), "end": format_timestamp(end)}
+        if self.device_ids is not None:
+            params["device_id"] = ",".join(str(device) for device in sorted(self.device_ids))
+        if self.kinds is not None:
+            params["kind"] = ",".join(sorted(self.kinds))
+        return params
+
+
+class PracticePushdownReader(PracticeBatchReader):
+    """PracticeBatchReader plus `pushFilters`: the service filters rows before sending them.
+
+    A separate class because Spark (4.1+) refuses a reader that implements pushFilters while
+    `spark.sql.python.filterPushdown.enabled` is false (the default), and a data source cannot
+    read Spark settings. So the user turns both on: that setting, and option filterPushdown.
+    """
+
+    def pushFilters(self, filters):
+        """Keep the filters the service can evaluate exactly; return the others to Spark.
+
+        Spark does not check the rows against a filter we keep, so we keep only what the
+        service applies exactly: `device_id`/`kind` equality and IN lists and `event_time`
+        ranges for events, `id` ranges for entities.
+        """
+        from pyspark.sql.datasource import EqualTo, In  # Spark 4.1+, like pushFilters itself
+
+        unsupported = []
+        for condition in filters:
+            path = getattr(condition, "attribute", ())  # Not(...) has a child instead
+            column = path[0] if len(path) == 1 else None
+            value = getattr(condition, "value", None)
+            if self.resource == "events" and column in ("device_id", "kind") and isinstance(condition, (EqualTo, In)):
+                values = set(value) if isinstance(condition, In) else {value}
+                if all(_service_matches_exactly(column, item) for item in values):
+                    self._narrow_set(column, values)
+                    continue
+            if self.resource == "events" and column == "event_time" and hasattr(value, "astimezone"):
+                bounds = _range_bounds(condition, value.astimezone(UTC), MICROSECOND)
+                if bounds is not None:
+                    self.start = _max(self.start, bounds[0])
+                    self.end = _min(self.end, bounds[1])
+                    continue
+            if self.resource == "entities" and column == "id" and type(value) is int:
+                bounds = _range_bounds(condition, value, 1)
+                if bounds is not None:
+                    self.id_gte = _max(self.id_gte, bounds[0])
+                    self.id_lt = _min(self.id_lt, bounds[1])
+                    continue
+            unsupported.append(condition)
+        return unsupported
+
+    def _narrow_set(self, column, values):
+        if column == "device_id":
+            self.device_ids = values if self.device_ids is None else self.device_ids & values
+        else:
+            self.kinds = values if self.kinds is None else self.kinds & values
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+
+def _range_bounds(condition, value, step):
+    """[low, high) for a comparison filter on a discrete column (`step` is its smallest unit).
+
+    `> v` becomes `>= v + step` (one microsecond for timestamps, 1 for ids), so every range
+    is half-open like the service's. Returns None for filters that are not comparisons.
+    """
+    from pyspark.sql.datasource import EqualTo, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
+
+    if isinstance(condition, EqualTo):
+        return value, value + step
+    if isinstance(condition, GreaterThan):
+        return value + step, None
+    if isinstance(condition, GreaterThanOrEqual):
+        return value, None
+    if isinstance(condition, LessThan):
+        return None, value
+    if isinstance(condition, LessThanOrEqual):
+        return None, value + step
+    return None
+
+
+def _service_matches_exactly(column, value):
+    """True when the service's `device_id`/`kind` parameter means exactly `column = value`.
+
+    The service splits the parameter at commas and strips spaces, so `kind = 'view,click'`
+    sent as kind=view,click would return views and clicks: such a value stays with Spark.
+    """
+    if column == "device_id":
+        return type(value) is int
+    return type(value) is str and value != "" and value == value.strip() and "," not in value
+
+
+def _max(a, b):
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _min(a, b):
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _without_none(params):
+    return {key: value for key, value in params.items() if value is not None}
