@@ -1,0 +1,158 @@
+"""The streaming writer: each micro-batch to a table of the practice service, exactly once.
+
+A streaming query writes batch 0, 1, 2, ... and records in its checkpoint which batches are
+done. A crash can come after the sink published a batch but before Spark recorded it; the
+restarted query then runs that batch again, with the same batch id and the same rows
+(the reader replays offset ranges exactly). So the sink must recognise a batch it has
+already published:
+
+- `write` (executors, once per partition) stages the task's rows, invisible, and returns a
+  commit message with the stage, the batch id (`TaskContext.getLocalProperty(
+  "streaming.sql.batchId")`) and the query id (`"sql.streaming.queryId"`, kept in the
+  checkpoint, so the same across restarts);
+- `commit(messages, batchId)` (driver, once per batch) publishes all stages in one atomic call
+  with `commit_id = "<query id>:<batch id>"`. The service publishes a commit id only once: a
+  replayed batch publishes nothing, and its fresh stages are discarded;
+- `abort(messages, batchId)` (driver) discards the stages of a failed batch.
+
+With `exactlyOnce=false` the commit carries no id: that is at-least-once delivery, and a
+replayed batch is published a second time (the restart tests show the duplicates).
+
+Spark creates a new writer for every commit and abort (see pyspark's
+python_streaming_sink_runner), so nothing may be remembered on `self` between batches: what
+`commit` needs travels in the commit messages.
+"""
+import dataclasses
+import logging
+
+from pyspark.sql.datasource import DataSourceStreamWriter
+
+from solutions.conversion import row_to_json_converter
+from solutions.observability import sum_metrics
+from solutions.options import OptionError
+from solutions.writer import PracticeCommitMessage, PracticeWriter, _discard_quietly
+
+try:  # PySpark 4.1+: a streaming writer that takes pyarrow RecordBatches
+    from pyspark.sql.datasource import DataSourceStreamArrowWriter
+except ImportError:  # PySpark 4.0
+    DataSourceStreamArrowWriter = None
+
+log = logging.getLogger(__name__)
+
+BATCH_ID_PROPERTY = "streaming.sql.batchId"
+QUERY_ID_PROPERTY = "sql.streaming.queryId"
+
+
+@dataclasses.dataclass
+class PracticeStreamCommitMessage(PracticeCommitMessage):
+    """A write task's report for one micro-batch: the batch commit message plus its batch."""
+
+    batch_id: int = None
+    query_id: str = None
+
+
+def commit_id_for(query_id, batch_id):
+    """The id that makes publishing a micro-batch idempotent across restarts."""
+    return f"{query_id}:{batch_id}"
+
+
+def check_stream_write_options(writer):
+    if writer.protocol != "staged":
+        raise OptionError(
+            "option writeProtocol=idempotent is for batch writes; streaming writes use staged commits "
+            "keyed by the batch id"
+        )
+
+
+def stage_micro_batch(writer, json_rows):
+    """Executors: stage this task's rows; the commit message names the stage and the batch."""
+    from pyspark import TaskContext
+
+    # BEGIN SOLUTION: read the batch id and the query id from TaskContext.get().getLocalProperty(...), stage the rows with writer.send(json_rows) and return a PracticeStreamCommitMessage with all of it
+    context = TaskContext.get()
+    batch_id = int(context.getLocalProperty(BATCH_ID_PROPERTY))
+    query_id = context.getLocalProperty(QUERY_ID_PROPERTY)
+    message = writer.send(json_rows)  # the batch writer's staging, shared
+    return PracticeStreamCommitMessage(**dataclasses.asdict(message), batch_id=batch_id, query_id=query_id)
+    # END SOLUTION
+
+
+def publish_micro_batch(writer, messages, batch_id):
+    """Driver: publish every stage of batch `batch_id` at once, at most once per query and batch."""
+    stages = [message.stage_id for message in messages if message.stage_id]
+    if not stages:
+        return  # an empty micro-batch: nothing to publish
+    wrong = {message.batch_id for message in messages} - {batch_id}
+    if wrong:
+        raise RuntimeError(f"commit of batch {batch_id} got commit messages of batch(es) {sorted(wrong)}")
+    # BEGIN SOLUTION: POST .../commit with the stages; with writer.exactly_once add commit_id_for(query id, batch_id); when the answer says "duplicate", discard this replay's stages
+    body = {"stage_ids": stages, "mode": "overwrite" if writer.overwrite else "append"}
+    if writer.exactly_once:
+        body["commit_id"] = commit_id_for(messages[0].query_id, batch_id)
+    with writer.client() as client:
+        # With a commit id a retried commit cannot publish twice; without one it could.
+        answer = client.post(writer.table_path("/commit"), body, idempotent=writer.exactly_once)
+        if answer.get("duplicate"):
+            # Published before a restart; this replay's stages hold the same rows again.
+            for stage_id in stages:
+                _discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))
+    # END SOLUTION
+    event = "batch already published" if answer.get("duplicate") else "batch published"
+    metrics = sum_metrics(messages)
+    log.info("%s: batch %d, %d rows in %d stages, table %s", event, batch_id, metrics["rows"], len(stages), writer.table,
+             extra={"table": writer.table, "batch_id": batch_id, "event": event, **metrics})
+
+
+def discard_micro_batch(writer, messages, batch_id):
+    """Driver: a batch failed; discard what its successful tasks staged (failed tasks send None)."""
+    stages = [message.stage_id for message in messages if message is not None and message.stage_id]
+    # BEGIN SOLUTION: discard (_discard_quietly) every stage in `stages`
+    with writer.client() as client:
+        for stage_id in stages:
+            _discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))
+    # END SOLUTION
+    log.warning("batch %d for table %s aborted; %d stages discarded", batch_id, writer.table, len(stages),
+                extra={"table": writer.table, "batch_id": batch_id, "event": "batch aborted", **sum_metrics(messages)})
+
+
+class PracticeStreamWriter(PracticeWriter, DataSourceStreamWriter):
+    """Writes the Rows of each micro-batch; exactly once unless exactlyOnce=false."""
+
+    def __init__(self, options, schema, overwrite):
+        super().__init__(options, schema, overwrite)
+        check_stream_write_options(self)
+        self.exactly_once = options["exactlyOnce"]
+
+    def write(self, iterator):
+        to_json = row_to_json_converter(self.schema)
+        return stage_micro_batch(self, (to_json(row) for row in iterator))
+
+    def commit(self, messages, batchId):
+        publish_micro_batch(self, messages, batchId)
+
+    def abort(self, messages, batchId):
+        discard_micro_batch(self, messages, batchId)
+
+
+if DataSourceStreamArrowWriter is not None:
+
+    class PracticeStreamArrowWriter(PracticeWriter, DataSourceStreamArrowWriter):
+        """Like PracticeStreamWriter, but takes pyarrow RecordBatches (option arrow=true)."""
+
+        def __init__(self, options, schema, overwrite):
+            super().__init__(options, schema, overwrite)
+            check_stream_write_options(self)
+            self.exactly_once = options["exactlyOnce"]
+
+        def write(self, iterator):
+            to_json = row_to_json_converter(self.schema)
+            return stage_micro_batch(self, (to_json(record) for batch in iterator for record in batch.to_pylist()))
+
+        def commit(self, messages, batchId):
+            publish_micro_batch(self, messages, batchId)
+
+        def abort(self, messages, batchId):
+            discard_micro_batch(self, messages, batchId)
+
+else:
+    PracticeStreamArrowWriter = None  # PySpark 4.0 has no streaming Arrow writer
