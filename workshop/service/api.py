@@ -226,13 +226,17 @@ def table_rows_get(service, request):
     return _page(texts, None if next_offset is None else params.encode_cursor("rows", next_offset))
 
 
-def table_rows_post(service, request):
-    params.check_allowed(request.query, ())
-    name = _table_name(request)
+def _idempotency_key(request):
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key.strip()) <= 256:
         raise bad_request("Idempotency-Key", "must be 1 to 256 characters")
-    return service.tables.insert(name, parse_rows(request.json()), key)
+    return key
+
+
+def table_rows_post(service, request):
+    params.check_allowed(request.query, ())
+    name = _table_name(request)
+    return service.tables.insert(name, parse_rows(request.json()), _idempotency_key(request))
 
 
 def stage_create(service, request):
@@ -243,7 +247,9 @@ def stage_create(service, request):
 def stage_rows(service, request):
     params.check_allowed(request.query, ())
     name = _table_name(request)
-    return {"staged": service.tables.stage_rows(name, request.path_args["stage"], parse_rows(request.json()))}
+    key = _idempotency_key(request)
+    staged, duplicate = service.tables.stage_rows(name, request.path_args["stage"], parse_rows(request.json()), key)
+    return {"staged": staged} if key is None else {"staged": staged, "duplicate": duplicate}
 
 
 def stage_delete(service, request):

@@ -5,6 +5,7 @@ the same requests give the same faults, and a retry (the next occurrence) may su
 """
 import hashlib
 import threading
+from collections import Counter
 
 EXEMPT_PREFIXES = ("/health", "/v1/schema", "/oauth/token")
 
@@ -13,6 +14,7 @@ class Faults:
     def __init__(self, seed, rate, kinds):
         self._seed = seed
         self._lock = threading.Lock()
+        self.injected = Counter()  # fault kind -> faults injected since the service was made
         self.configure(rate, kinds)
 
     def configure(self, rate, kinds):
@@ -35,4 +37,7 @@ class Faults:
                                  key=str(self._seed).encode()[:64], digest_size=16).digest()
         if int.from_bytes(digest[:8], "little") >= rate * 2**64:
             return None
-        return kinds[int.from_bytes(digest[8:], "little") % len(kinds)]
+        kind = kinds[int.from_bytes(digest[8:], "little") % len(kinds)]
+        with self._lock:
+            self.injected[kind] += 1
+        return kind

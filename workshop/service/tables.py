@@ -172,17 +172,22 @@ class Tables:
         with self._lock:
             table = self._get(name)
             stage_id = "stage-" + uuid.uuid4().hex[:16]
-            table.stages[stage_id] = {"state": "open", "rows": []}
+            table.stages[stage_id] = {"state": "open", "rows": [], "keys": set()}
             return stage_id
 
-    def stage_rows(self, name, stage_id, rows):
+    def stage_rows(self, name, stage_id, rows, idempotency_key=None):
+        """(rows in the stage, duplicate): a key already used for this stage adds nothing."""
         with self._lock:
             table = self._get(name)
             stage = self._stage(table, stage_id)
             if stage["state"] != "open":
                 raise conflict(f"stage {stage_id!r} is already {stage['state']}")
+            if idempotency_key is not None and idempotency_key in stage["keys"]:
+                return len(stage["rows"]), True
             stage["rows"].extend(normalize_rows(table, rows))
-            return len(stage["rows"])
+            if idempotency_key is not None:
+                stage["keys"].add(idempotency_key)
+            return len(stage["rows"]), False
 
     def discard_stage(self, name, stage_id):
         with self._lock:
