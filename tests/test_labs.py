@@ -77,3 +77,20 @@ def test_include_inserts_the_connectors_own_code():
 def test_images_are_embedded_so_every_notebook_viewer_shows_them():
     text = labs.render_markdown(["# ![the picture](images/architecture.svg)"])
     assert text.startswith("![the picture](data:image/svg+xml;base64,")
+
+
+def test_include_keeps_a_closing_marker_after_the_last_statement():
+    # The AST of a function ends at its last statement; a `# END SOLUTION` after it (inside
+    # the function, as at the end of solutions.partitioning.plan_id_ranges) belongs to it.
+    lines = labs.object_source("solutions.partitioning", "plan_id_ranges")
+    assert lines[-1].strip() == "# END SOLUTION"
+    assert labs.render_code(lines, learner=True)[-1].strip().startswith("raise NotImplementedError(")
+
+
+def test_include_of_one_method_lands_at_the_directives_indent():
+    expanded = labs.expand_includes(["class Mine(Base):", "    # %include solutions.reader:PracticeBatchReader.read"])
+    assert expanded[1] == "    def read(self, partition):"
+    assert all(line == "" or line.startswith("    ") for line in expanded[1:])
+    assert expanded[-1].strip() == "# END SOLUTION"
+    with pytest.raises(ValueError, match="no method 'PracticeBatchReader.nope'"):
+        labs.expand_includes(["# %include solutions.reader:PracticeBatchReader.nope"])

@@ -5,7 +5,9 @@ that Jupyter, VS Code and Databricks understand: cells start with `# %%` (code) 
 `# %% [markdown]`. In code, two directives keep code from being written twice:
 
 - `# %include solutions.partitioning:plan_id_ranges` inserts the source of that top-level
-  function or class from the reference connector, so the notebook shows the real code.
+  function or class from the reference connector, so the notebook shows the real code;
+  `# %include solutions.reader:PracticeBatchReader.read` inserts one method, at the indent of
+  the directive (so a lab can override just that method in a subclass).
 - A region between `# BEGIN SOLUTION: <hint>` and `# END SOLUTION` is the answer: the
   solution notebook keeps it, the learner notebook gets `raise NotImplementedError(<hint>)`.
 
@@ -59,15 +61,36 @@ def _trim(lines):
 
 
 def object_source(module, name):
-    """Source lines of a top-level function or class (with decorators) of a repo module."""
+    """Source lines of a top-level function or class (with decorators) of a repo module.
+
+    `Class.method` names one method of a top-level class; its lines come dedented to column 0,
+    so `    # %include module:Class.method` inside a class in a lab puts it at that indent.
+    """
     path = os.path.join(ROOT, *module.split(".")) + ".py"
     with open(path) as f:
         text = f.read()
-    for node in ast.parse(text).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and node.name == name:
+    kinds = (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)
+    nodes = ast.parse(text).body
+    *owners, wanted = name.split(".")
+    for owner in owners:  # walk down to the class that holds the method
+        found = [node for node in nodes if isinstance(node, ast.ClassDef) and node.name == owner]
+        nodes = found[0].body if found else []
+    for node in nodes:
+        if isinstance(node, kinds) and node.name == wanted:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            return text.splitlines()[first - 1 : node.end_lineno]
-    raise ValueError(f"%include {module}:{name}: no top-level function or class {name!r} in {path}")
+            lines = text.splitlines()
+            last = node.end_lineno
+            # The AST ends at the last statement; comments right after it that are indented
+            # inside the object (a closing `# END SOLUTION`) belong to it too.
+            while last < len(lines) and lines[last].lstrip().startswith("#") and _indent(lines[last]) > node.col_offset:
+                last += 1
+            return [line[node.col_offset :] if line.strip() else "" for line in lines[first - 1 : last]]
+    what = "method" if owners else "top-level function or class"
+    raise ValueError(f"%include {module}:{name}: no {what} {name!r} in {path}")
+
+
+def _indent(line):
+    return len(line) - len(line.lstrip())
 
 
 def expand_includes(lines):

@@ -60,3 +60,46 @@ def check_lab(lab, **learner_code):
     print(f"Checking lab {lab} ...", flush=True)
     module.check(report, **learner_code)
     return report.summary()
+
+
+def practice_service(url, service=None):
+    """The PracticeService serving `url` in this Python process, for ground truth.
+
+    Checks compare what the learner's code read with `service.truth`. In a lab notebook the
+    service is the one `start_lab` started (found by its URL); tests pass their own with
+    `service=`.
+    """
+    if service is not None:
+        return service
+    from workshop.service import service as running
+
+    current = running._running
+    if current is not None and current.running and current.url == url.rstrip("/"):
+        return current
+    raise LookupError(
+        f"no practice service at {url} runs in this Python process; pass the PracticeService "
+        "object to check_lab as service=... (ground truth comes from it)"
+    )
+
+
+def new_name(prefix):
+    """A fresh, valid table or data source name, so reruns of a check never collide."""
+    import uuid
+
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def spark_error_text(error):
+    """The useful line of an error from a Spark job: the Python exception raised in a task
+    (the last line of its traceback), else Spark's own message without the JVM stack."""
+    text = str(error)
+    if "Traceback (most recent call last)" in text:
+        tail = text[text.rindex("Traceback (most recent call last)"):]
+        for line in reversed([line for line in tail.splitlines() if line.strip()]):
+            if not line.startswith((" ", "\t", "Traceback")) and ":" in line:
+                return line.strip()
+    for line in text.splitlines():
+        line = line.strip().lstrip(": ").strip()
+        if line and not line.startswith(("An error occurred while calling", "at ")):
+            return line
+    return type(error).__name__

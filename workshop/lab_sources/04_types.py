@@ -1,0 +1,202 @@
+# Lab 04 source: Spark <-> JSON types and malformed records. `workshop build-labs` makes the notebooks.
+
+# %% [markdown]
+# # Lab 04 · Types, time zones and malformed records
+#
+# **Goal:** turn the service's JSON into exactly the Python values Spark expects and back:
+# timestamps that keep their instant whatever the machine's time zone, decimals that keep every
+# digit; and handle records that do not fit the schema the way Spark's own readers do, with the
+# `mode` option.
+#
+# **Time:** 45 minutes.
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import os, sys
+
+root = os.getcwd()
+while not os.path.exists(os.path.join(root, "databricks.yml")) and os.path.dirname(root) != root:
+    root = os.path.dirname(root)
+if os.path.exists(os.path.join(root, "databricks.yml")) and root not in sys.path:
+    sys.path.insert(0, root)  # else the course's wheel, installed on the cluster, is used
+
+from workshop.notebook import start_lab
+
+lab = start_lab()
+spark = lab.spark
+
+# %% [markdown]
+# ## The picture
+#
+# ![JSON, Python and Spark values, and the three modes](images/04_types.svg)
+#
+# `read` yields Python values, and Spark converts them to its types by the schema. Each Spark
+# type wants one Python type: `datetime` for `timestamp`, `decimal.Decimal` for `decimal(p,s)`,
+# `date` for `date`, `bytes` for `binary`, a tuple (or `Row`) for a struct, a list for an array, a
+# dict for a map, `None` for null. JSON has none of these except strings, numbers, lists and
+# objects, so the service writes timestamps as ISO-8601 text with a zone, decimals as strings,
+# dates as `YYYY-MM-DD` and binary as base64 (`docs/practice_service.md`).
+#
+# **Timestamps.** A Spark `timestamp` is an instant. Give Spark an *aware* `datetime` and it
+# stores that instant. Give it a *naive* one and it reads it as the local time of the Python
+# worker that yields it: on a machine whose clock is not UTC every event shifts by the offset,
+# silently. So parse with the zone, and treat text without a zone as the service's convention,
+# UTC, never as local time. The other way, when Spark hands rows to a writer (lab 05), a
+# `timestamp` arrives as a naive `datetime` in the worker's local time (Arrow batches give aware
+# UTC values), so `value.astimezone(UTC)` is right for both, and `.replace(tzinfo=UTC)` is wrong.
+# `spark.sql.session.timeZone` only changes how Spark *shows* and parses timestamp text; it is
+# not the Python worker's zone. (`datetime.fromtimestamp(seconds)` without `tz=` is local time
+# too.)
+#
+# **Decimals.** `float("0.1")` is not 0.1, and a float holds only 15 to 17 significant digits;
+# `decimal(18,4)` has 18. Build the `Decimal` from the text. A JSON *number* has already been
+# through a binary float when `json.loads` parsed it; the service never sends decimals that way,
+# so such a value is a malformed record. (A service that does send numbers needs
+# `json.loads(text, parse_float=decimal.Decimal)`.)
+#
+# **Malformed records.** Spark's JSON and CSV readers take a `mode` option, and so does this
+# connector:
+#
+# - `PERMISSIVE` (the default): the record becomes a row of nulls, and its raw text goes in the
+#   column named by `columnNameOfCorruptRecord` (default `_corrupt_record`) when the schema has
+#   that string column. Nothing is lost; you can look at the bad rows later.
+# - `DROPMALFORMED`: the record is skipped.
+# - `FAILFAST`: the read stops at the first malformed record, with an error that says which
+#   record: its partition, page and position, and its key.
+#
+# The reference connector builds one converter per field, once per partition
+# (`to_spark_converter`), and a `RecordConverter` that applies them to each record and
+# raises `MalformedValueError` for a value that does not fit; the mode decides what happens next.
+#
+# Here are some malformed records, from a second practice service that serves 5 % of its events
+# malformed (it stops at the end of the cell):
+
+# %%
+import requests
+
+from workshop.service import PracticeService
+
+with PracticeService(seed=5, events=600, malformed_rate=0.05) as quirky:
+    served = requests.get(f"{quirky.url}/v1/events/feed", params={"limit": 600}, timeout=10).json()["items"]
+    malformed_seqs = set(quirky.truth.malformed_seqs())
+malformed = [r for r in served if isinstance(r, str) or r.get("seq") in malformed_seqs]
+for record in malformed[:4]:
+    print(repr(record)[:150])
+
+# %% [markdown]
+# ## Your task 1: timestamps that keep their instant
+#
+# `parse_timestamp(text)` turns the service's text into an aware `datetime` in UTC: it accepts
+# `Z` and any offset, takes text without a zone as UTC, and raises `MalformedValueError` for
+# anything else, including numbers. (Python 3.11's `datetime.fromisoformat` accepts `Z`; 3.10's
+# does not, hence the reference's replace.) `format_timestamp(value)` goes the other way:
+# `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC, from an aware or a naive (local) `datetime`.
+
+# %%
+import datetime
+
+from solutions.conversion import UTC, MalformedValueError
+
+# %include solutions.conversion:parse_timestamp
+
+# %include solutions.conversion:format_timestamp
+
+
+# %%
+print(parse_timestamp("2026-01-01T00:00:00.250000Z"))
+print(parse_timestamp("2026-01-01T01:00:00+01:00"))
+print(format_timestamp(datetime.datetime(2026, 1, 1, tzinfo=UTC)))
+
+# %% [markdown]
+# ## Your task 2: decimals that keep every digit
+#
+# `_decimal_converter(precision, scale)` returns the converter for `decimal(precision,scale)`:
+# from the string straight to `decimal.Decimal`, with exactly `scale` decimal places, raising
+# `MalformedValueError` for a JSON number, a non-finite value, more decimal places than `scale`
+# or more digits than `precision`.
+
+# %%
+import decimal
+
+from solutions.conversion import _WIDE_CONTEXT, MalformedValueError, _kind
+
+# %include solutions.conversion:_decimal_converter
+
+
+# %%
+text = "12345678901234.5678"
+print(_decimal_converter(18, 4)(text), "from the text")
+print(decimal.Decimal(float(text)), "through a float")
+
+# %% [markdown]
+# ## Your task 3: what a malformed record becomes
+#
+# Your `RecordConverter` is the reference's with `_malformed(record, reason, where)` left to
+# you. `convert` calls it when a value raised `MalformedValueError`; it returns the row to yield,
+# or `None` to drop the record. `self.mode` is the upper-cased option, `self.width` the number of
+# columns, `self.corrupt_index` the position of the corrupt-record column (or `None`), and
+# `self.describe(record, where)` says where the record is: `"partition 0, page 2, item 17, seq 47"`.
+
+# %%
+from solutions import conversion as reference_conversion
+from solutions.conversion import DROPMALFORMED, FAILFAST, MalformedRecordError, raw_text
+
+
+class RecordConverter(reference_conversion.RecordConverter):
+    """The reference record converter, with your _malformed()."""
+
+    # %include solutions.conversion:RecordConverter._malformed
+
+
+# %%
+from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
+
+schema = StructType(
+    [StructField("seq", LongType()), StructField("event_time", TimestampType()), StructField("_corrupt_record", StringType())]
+)
+converter = RecordConverter(schema, "PERMISSIVE", "_corrupt_record", key_field="seq")
+for item, record in enumerate(malformed[:3]):
+    print(converter.convert(record, where=(0, 0, item)))
+
+# %% [markdown]
+# ## Check
+#
+# The check tries your timestamp and decimal functions on tricky values (with this process's
+# time zone switched to New York for a moment, so local-time mistakes show), reads events and
+# entities on Spark with them, and reads a service with malformed records on Spark in each mode
+# with your `RecordConverter`.
+
+# %%
+from workshop.checks import check_lab
+
+check_lab(
+    "04",
+    parse_timestamp=parse_timestamp,
+    format_timestamp=format_timestamp,
+    decimal_converter=_decimal_converter,
+    RecordConverter=RecordConverter,
+    url=lab.url,
+)
+
+# %% [markdown]
+# ## Stretch
+#
+# - Read events with the reference connector and `.option("arrow", "true")`: `read` then yields
+#   `pyarrow.RecordBatch`es built by `rows_to_record_batch` from the same tuples. Spark 4.2+
+#   checks each batch against exactly the Arrow schema of your Spark schema (names, types,
+#   nullability; see `arrow_schema`), so get the timestamp unit and zone right.
+# - Run `spark.conf.set("spark.sql.session.timeZone", "America/New_York")` and show a few
+#   events. What changed, and what did not? (The display, not the instants.)
+# - Read the malformed service with `mode=PERMISSIVE` and a `_corrupt_record` column, then
+#   `filter("_corrupt_record IS NOT NULL")`: that is your quarantine table. Lab 09 sends such
+#   records to a dead-letter table instead.
+#
+# ## Recap
+#
+# - Yield aware datetimes; text without a zone is the service's UTC, never local time.
+# - From Spark, a naive timestamp is local time: `astimezone(UTC)`, never `replace(tzinfo=UTC)`.
+# - Decimals go from text to `Decimal`, never through float; a JSON number is malformed here.
+# - PERMISSIVE keeps the raw text in the corrupt-record column, DROPMALFORMED skips, FAILFAST
+#   stops and names the record's position and key.

@@ -1,0 +1,196 @@
+# Lab 05 source: the batch writer, two-phase commit and the Arrow writer. `workshop build-labs` makes the notebooks.
+
+# %% [markdown]
+# # Lab 05 · A batch writer: commit messages, two-phase commit, Arrow
+#
+# **Goal:** write a DataFrame to the service so that a write is all or nothing: every task stages
+# its rows and reports them in a commit message, the driver publishes all stages at once, and a
+# failed write leaves nothing visible. Then take Arrow batches instead of rows.
+#
+# **Time:** 45 minutes.
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import os, sys
+
+root = os.getcwd()
+while not os.path.exists(os.path.join(root, "databricks.yml")) and os.path.dirname(root) != root:
+    root = os.path.dirname(root)
+if os.path.exists(os.path.join(root, "databricks.yml")) and root not in sys.path:
+    sys.path.insert(0, root)  # else the course's wheel, installed on the cluster, is used
+
+from workshop.notebook import start_lab
+
+lab = start_lab()
+spark = lab.spark
+
+# %% [markdown]
+# ## The picture
+#
+# ![Stage in write, publish in commit, discard in abort](images/05_two_phase.svg)
+#
+# `df.write.format(...).mode("append" | "overwrite").save()` calls, in this order:
+#
+# 1. `DataSource.writer(schema, overwrite)` on the driver: check the options, create the table.
+#    Python data sources take the modes `append` and `overwrite` only; `error` and `ignore` are
+#    refused by Spark (`UNSUPPORTED_DATA_SOURCE_SAVE_MODE`).
+# 2. `write(iterator)` on the executors, once per partition, with the partition's rows. It must
+#    return a **`WriterCommitMessage`**: an instance of a subclass of it that carries what the
+#    driver needs (here: the stage id and counts). `None` or a dict fails the task
+#    (`DATA_SOURCE_TYPE_MISMATCH`).
+# 3. `commit(messages)` on the driver, once, with one message per partition, when every task
+#    succeeded; or `abort(messages)` when one failed, with `None` in place of each task that did
+#    not finish.
+#
+# **Why stage?** A task can fail half-way and be retried, and a failed job leaves some tasks done
+# and others not. If `write` made rows visible directly, a failed job would leave part of the data
+# in the table and a retried task would add its rows twice. With a two-phase commit nothing is
+# visible until `commit`: each task *stages* its rows (`POST /v1/tables/t/stages`, then batches to
+# `.../stages/<id>/rows`), the driver *publishes* all stages in one atomic call
+# (`POST .../commit`), and `abort` *discards* them. A task that fails discards its own stage
+# (there is no message from it for `abort` to act on). The commit carries an id made once per
+# write, so the same commit sent twice publishes once; `overwrite` replaces the table's rows in
+# that same atomic step. (The other protocol of the connector, `writeProtocol=idempotent`, posts
+# rows at once with an idempotency key: simpler, visible immediately, no overwrite.)
+#
+# **Where values come from.** With the `DataSourceWriter`, `write` gets `Row`s, and a `timestamp`
+# is a naive `datetime` in the worker's local time (lab 04). With the `DataSourceArrowWriter`
+# (Spark 4.0+) it gets `pyarrow.RecordBatch`es: no per-row Python objects on the way, and
+# timestamps arrive aware, in UTC. The reference's `row_to_json_converter` turns either into the
+# service's JSON. (Streaming writers, lab 07, add the batch id to `commit` and `abort`.)
+#
+# The commit message the reference writer returns, and the staged protocol by hand:
+
+# %%
+from dataclasses import dataclass
+
+from pyspark.sql.datasource import WriterCommitMessage
+
+# %include solutions.writer:PracticeCommitMessage
+
+
+# %%
+import requests
+
+table = "lab05_by_hand"
+requests.put(f"{lab.url}/v1/tables/{table}", json={"fields": [{"name": "id", "type": "bigint"}]}, timeout=10)
+stage = requests.post(f"{lab.url}/v1/tables/{table}/stages", timeout=10).json()["stage_id"]
+requests.post(f"{lab.url}/v1/tables/{table}/stages/{stage}/rows", json={"rows": [{"id": 1}, {"id": 2}]}, timeout=10)
+print("before commit:", requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).json()["count"], "rows visible")
+requests.post(f"{lab.url}/v1/tables/{table}/commit", json={"stage_ids": [stage], "mode": "overwrite"}, timeout=10)
+print("after commit:", requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).json()["count"], "rows visible")
+
+# %% [markdown]
+# ## Your task 1: stage, publish, discard
+#
+# Your `PracticeWriter` is the reference writer with three methods left to you:
+#
+# - `_stage(client, json_rows, message)` (executors, called by `send`, which `write` calls and
+#   which returns the message): for each batch of `options["batchSize"]` rows, create the stage
+#   on the first batch, post the batch to it, and count rows and requests in `message`. Post with
+#   `self.post_rows(client, path, batch, key, batch_number)`: it sends an `Idempotency-Key`, so a
+#   retried request cannot stage a batch twice (lab 09). On any exception, discard the stage with
+#   `_discard_quietly` and re-raise.
+# - `commit(messages)` (driver): one `POST .../commit` with the stage ids of all messages (tasks
+#   that had no rows made no stage), `mode` overwrite or append, and `self.commit_id`.
+# - `abort(messages)` (driver): discard the stage of every message that is not `None`.
+
+# %%
+from solutions import writer as reference_writer
+from solutions.observability import configure_logging, sum_metrics
+from solutions.writer import _discard_quietly, batches, log
+
+
+class PracticeWriter(reference_writer.PracticeWriter):
+    """The reference writer, with your _stage() (executors), commit() and abort() (driver)."""
+
+    # %include solutions.writer:PracticeWriter._stage
+
+    # %include solutions.writer:PracticeWriter.commit
+
+    # %include solutions.writer:PracticeWriter.abort
+
+
+# %% [markdown]
+# ## Your task 2: the Arrow writer
+#
+# `PracticeBatchWriter` (given) takes rows. Write `PracticeArrowWriter.write`: the iterator gives
+# `pyarrow.RecordBatch`es; `batch.to_pylist()` gives one dict per row.
+
+# %%
+from pyspark.sql.datasource import DataSourceArrowWriter, DataSourceWriter
+
+from solutions.conversion import row_to_json_converter
+
+# %include solutions.writer:PracticeBatchWriter
+
+# %include solutions.writer:PracticeArrowWriter
+
+
+# %% [markdown]
+# A data source with your writers: the reference `PracticeDataSource` with `writer()` returning
+# them. Write a minute of events to a table, then overwrite it with the purchases only.
+
+# %%
+from solutions.datasource import PracticeDataSource
+
+
+class Lab05DataSource(PracticeDataSource):
+    @classmethod
+    def name(cls):
+        return "practice_lab05"
+
+    def writer(self, schema, overwrite):
+        options = self.parsed_options()
+        if options["arrow"]:
+            return PracticeArrowWriter(options, schema, overwrite)
+        return PracticeBatchWriter(options, schema, overwrite)
+
+
+spark.dataSource.register(Lab05DataSource)
+events = (
+    spark.read.format("practice").option("url", lab.url)
+    .option("start", "2026-01-01T00:00:00Z").option("end", "2026-01-01T00:01:00Z").load()
+)
+table = "lab05_events"
+events.write.format("practice_lab05").option("url", lab.url).option("table", table).mode("append").save()
+print(requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).json()["count"], "rows after append")
+purchases = events.filter("kind = 'purchase'")
+purchases.write.format("practice_lab05").option("url", lab.url).option("table", table).option("arrow", "true").mode(
+    "overwrite"
+).save()
+print(requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).json()["count"], "rows after overwrite with", purchases.count(), "purchases")
+
+# %% [markdown]
+# ## Check
+#
+# The check calls your writer's `write`, `commit` and `abort` directly (what each returns, what is
+# visible when), then writes on Spark: append, overwrite, the Arrow writer, and a write whose last
+# task fails half-way, after which the table must be as it was and no stage left open.
+
+# %%
+from workshop.checks import check_lab
+
+check_lab("05", PracticeBatchWriter=PracticeBatchWriter, PracticeArrowWriter=PracticeArrowWriter, url=lab.url)
+
+# %% [markdown]
+# ## Stretch
+#
+# - Write with `.option("writeProtocol", "idempotent").option("idempotencyKey", "load-1")`, twice.
+#   Why is the second write harmless, and why does `overwrite` refuse this protocol?
+# - Time a write of a few minutes of events with and without `arrow=true`. Where does the Row
+#   writer spend its time?
+# - `commit` is called once, on the driver: put the sum of the messages' `rows` and `bytes` in a
+#   log line (the reference does, with `sum_metrics`). Lab 10 turns such counts into metrics.
+#
+# ## Recap
+#
+# - `write` runs per partition on the executors and returns a `WriterCommitMessage` subclass
+#   with what the driver needs; never `None`, never a dict.
+# - Stage in `write`, publish everything in one `commit`, discard in `abort` (`None` for failed
+#   tasks) and in the failing task itself: a failed write leaves nothing visible.
+# - `overwrite` replaces atomically, at commit; only `append` and `overwrite` exist for Python
+#   data sources.
+# - `DataSourceArrowWriter.write` takes `pyarrow.RecordBatch`es, with timestamps in UTC.
