@@ -1,6 +1,9 @@
 """`workshop run`: the course end to end on this machine, with progress and a summary table."""
 import time
 
+# The connector's JSON logs are for operators; the run's own progress lines say enough here.
+LOG_LEVEL = "WARNING"
+
 
 class Steps:
     """Numbered progress lines and a summary table, printed as the run goes."""
@@ -41,7 +44,7 @@ def print_summary(rows):
 def read_resource(spark, url, resource, truth, **options):
     from workshop.truth import checksum, to_json_record
 
-    reader = spark.read.format("practice").option("url", url).option("resource", resource)
+    reader = spark.read.format("practice").options(url=url, resource=resource, logLevel=LOG_LEVEL)
     for key, value in options.items():
         reader = reader.option(key, value)
     rows = reader.load().collect()
@@ -53,8 +56,8 @@ def read_resource(spark, url, resource, truth, **options):
 
 
 def write_table(spark, url, service, source, table, **options):
-    df = spark.read.format("practice").option("url", url).option("resource", source).load()
-    writer = df.write.format("practice").option("url", url).option("table", table).mode("overwrite")
+    df = spark.read.format("practice").options(url=url, resource=source, logLevel=LOG_LEVEL).load()
+    writer = df.write.format("practice").options(url=url, table=table, logLevel=LOG_LEVEL).mode("overwrite")
     for key, value in options.items():
         writer = writer.option(key, value)
     writer.save()
