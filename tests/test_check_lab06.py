@@ -1,0 +1,109 @@
+"""Lab 06's check accepts the reference and rejects the plausible mistakes, saying why."""
+import json
+import sys
+
+import pytest
+
+from solutions.stream_reader import PracticeStreamReader, SeqRangePartition, capped_end, latest_seq, make_offset
+from workshop import labs
+from workshop.checks import check_lab
+from workshop.checks.lab06 import LEGACY, LIMIT, OFFSETS, ON_SPARK, PARTITIONS, REPLAY
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pickled_by_value(spark_service_url, service):
+    if spark_service_url != service.url:
+        pytest.skip("the check starts its own practice service here; the cluster cannot reach it")
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def run(reader):
+    return check_lab("06", PracticeStreamReader=reader)
+
+
+# -- mistakes -----------------------------------------------------------------------------------
+
+
+class JsonStringOffsets(PracticeStreamReader):
+    """Offsets as JSON strings, parsed back by hand."""
+
+    def initialOffset(self):
+        return json.dumps(super().initialOffset())  # the mistake
+
+    def latestOffset(self, start=None, limit=None):
+        start = json.loads(start) if isinstance(start, str) else start
+        return json.dumps(super().latestOffset(start, limit))  # the mistake
+
+    def partitions(self, start, end):
+        loads = lambda offset: json.loads(offset) if isinstance(offset, str) else offset  # noqa: E731
+        return super().partitions(loads(start), loads(end))
+
+    def commit(self, end):
+        super().commit(json.loads(end) if isinstance(end, str) else end)
+
+
+class OverlappingRanges(PracticeStreamReader):
+    def partitions(self, start, end):
+        planned = super().partitions(start, end)
+        # the mistake: each range starts one seq early, so the previous range's last seq is read twice
+        return [SeqRangePartition(p.index, max(p.after_seq - 1, start["seq"]), p.until_seq) for p in planned]
+
+
+class GappedRanges(PracticeStreamReader):
+    def partitions(self, start, end):
+        planned = super().partitions(start, end)
+        # the mistake: closed ranges [a, b] planned as (a + 1, b], losing each range's first seq
+        return [SeqRangePartition(p.index, min(p.after_seq + 1, p.until_seq), p.until_seq) for p in planned]
+
+
+class ReadsWhatIsNew(PracticeStreamReader):
+    def read(self, partition):
+        # the mistake: everything after after_seq that the feed has now, ignoring until_seq
+        with self.client() as client:
+            after, pages = partition.after_seq, []
+            while True:
+                items = client.get("/v1/events/feed", {"after_seq": after, "limit": 100})["items"]
+                if not items:
+                    break
+                pages.append(items)
+                after += len(items)
+            yield from self.convert_pages(iter(pages), partition.index)
+
+
+class IgnoresMaxRecords(PracticeStreamReader):
+    def latestOffset(self, start=None, limit=None):
+        with self.client() as client:
+            latest = latest_seq(client)
+        start_seq = self.last_end_seq if start is None and self.last_end_seq is not None else 0
+        end = capped_end(start_seq, latest, None)  # the mistake: no cap
+        self._remember_end(end)
+        return make_offset(end)
+
+
+def test_reference_passes(spark):
+    solution = labs.solution_namespace("06")
+    report = run(solution["Lab06StreamReader"])
+    assert report.passed, report.failures
+
+
+@pytest.mark.parametrize(
+    "reader, expected",
+    [
+        (JsonStringOffsets, {OFFSETS: "returned the string"}),
+        (OverlappingRanges, {PARTITIONS: "partitions overlap", ON_SPARK: "some events were read twice"}),
+        (GappedRanges, {PARTITIONS: "partitions leave a gap", ON_SPARK: "some events were never read"}),
+        (ReadsWhatIsNew, {REPLAY: "not whatever is in the feed"}),
+        (IgnoresMaxRecords, {LIMIT: "with this limit a batch takes at most 100 events", LEGACY: "ended batches at seqs",
+                             ON_SPARK: "with maxRecordsPerTrigger=100"}),
+    ],
+    ids=["json-string-offsets", "overlapping-ranges", "gapped-ranges", "reads-what-is-new", "ignores-max-records"],
+)
+def test_mistakes_fail_with_the_reason(spark, reader, expected):
+    report = run(reader)
+    assert not report.passed
+    for requirement, says in expected.items():
+        assert says in report.failures.get(requirement, ""), (requirement, report.failures)

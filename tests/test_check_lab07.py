@@ -1,0 +1,74 @@
+"""Lab 07's check accepts the reference and rejects the plausible mistakes, saying why."""
+import sys
+
+import pytest
+
+from solutions.stream_writer import PracticeStreamWriter
+from workshop import labs
+from workshop.checks import check_lab
+from workshop.checks.lab07 import ABORT, PUBLISHES, REPLAY, REPLAY_STAGES
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pickled_by_value(spark_service_url, service):
+    if spark_service_url != service.url:
+        pytest.skip("the check starts its own practice service here; the cluster cannot reach it")
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def run(writer):
+    return check_lab("07", PracticeStreamWriter=writer)
+
+
+# -- mistakes -----------------------------------------------------------------------------------
+
+
+class CommitWithoutBatchId(PracticeStreamWriter):
+    def commit(self, messages):  # the mistake: Spark calls commit(messages, batchId)
+        super().commit(messages, messages[0].batch_id if messages else 0)
+
+
+class AtLeastOnce(PracticeStreamWriter):
+    def commit(self, messages, batchId):
+        stages = [message.stage_id for message in messages if message.stage_id]
+        if stages:
+            with self.client() as client:  # the mistake: no commit_id, so a replay publishes again
+                client.post(self.table_path("/commit"), {"stage_ids": stages, "mode": "append"})
+
+
+class WriteReturnsNone(PracticeStreamWriter):
+    def write(self, iterator):
+        super().write(iterator)
+        return None  # the mistake
+
+
+class AbortKeepsStages(PracticeStreamWriter):
+    def abort(self, messages, batchId):
+        pass  # the mistake: the stages of the tasks that succeeded stay open
+
+
+def test_reference_passes(spark):
+    solution = labs.solution_namespace("07")
+    report = run(solution["PracticeStreamWriter"])
+    assert report.passed, report.failures
+
+
+@pytest.mark.parametrize(
+    "writer, expected",
+    [
+        (CommitWithoutBatchId, {PUBLISHES: "commit and abort take (messages, batchId)", REPLAY: "not run"}),
+        (AtLeastOnce, {REPLAY: "are in it twice"}),
+        (WriteReturnsNone, {PUBLISHES: "the streaming query failed"}),
+        (AbortKeepsStages, {ABORT: "abort(messages, batchId) must discard"}),
+    ],
+    ids=["commit-without-batch-id", "at-least-once", "write-returns-none", "abort-keeps-stages"],
+)
+def test_mistakes_fail_with_the_reason(spark, writer, expected):
+    report = run(writer)
+    assert not report.passed
+    for requirement, says in expected.items():
+        assert says in report.failures.get(requirement, ""), (requirement, report.failures)

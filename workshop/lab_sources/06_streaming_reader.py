@@ -1,0 +1,263 @@
+# Lab 06 source: the streaming reader: offsets, deterministic replay, admission control. `workshop build-labs` makes the notebooks.
+
+# %% [markdown]
+# # Lab 06 · A streaming reader: offsets, deterministic replay, admission control
+#
+# **Goal:** read the service's events feed as a stream of micro-batches: describe a position in
+# the feed with an offset, split each batch into parallel ranges that never overlap, read a range
+# so that a replay returns exactly the same rows, and cap the size of a batch with
+# `maxRecordsPerTrigger` on every Spark 4.x.
+#
+# **Time:** 45 minutes.
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import os, sys
+
+root = os.getcwd()
+while not os.path.exists(os.path.join(root, "databricks.yml")) and os.path.dirname(root) != root:
+    root = os.path.dirname(root)
+if os.path.exists(os.path.join(root, "databricks.yml")) and root not in sys.path:
+    sys.path.insert(0, root)  # else the course's wheel, installed on the cluster, is used
+
+from workshop.notebook import start_lab
+
+lab = start_lab()
+spark = lab.spark
+
+# %% [markdown]
+# ## The picture
+#
+# ![Offsets, batches and partitions over the feed](images/06_stream_offsets.svg)
+#
+# The feed is an append-only log: every event has a sequence number `seq` (1, 2, 3, ... with no
+# gaps), and the event with a given `seq` never changes. A `DataSourceStreamReader` turns it into
+# micro-batches. For every batch Spark calls, in this order:
+#
+# 1. `initialOffset()` (driver, once for a new query): where the stream starts. A query restarted
+#    from its checkpoint continues from the offsets stored there instead.
+# 2. `latestOffset(start, limit)` (driver): where the next batch ends. Spark writes the pair
+#    (start, end) to the checkpoint's `offsets` log **before** reading anything.
+# 3. `partitions(start, end)` (driver): split the batch into `InputPartition`s.
+# 4. `read(partition)` (executors, one task per partition, with a pickled copy of the reader):
+#    the rows of one partition.
+# 5. `commit(end)` (driver): everything up to `end` is done (the feed keeps all events, so the
+#    reference has nothing to acknowledge; a queue that deletes acknowledged messages would do it
+#    here, and only here).
+#
+# **Offsets are dicts**, `{"version": 1, "seq": 1234}`: "every event up to seq 1234". Spark turns
+# them into JSON for the checkpoint and hands them back as dicts; never build JSON strings
+# yourself. The version lets a later reader recognise (or refuse, with a clear message) offsets an
+# older one wrote. **A batch is the half-open range `(start, end]`**: the next batch starts where
+# this one ended, so batches never overlap and leave no gap; the same rule splits one batch into
+# partitions.
+#
+# **Replay must be deterministic.** After a crash, Spark runs the last planned batch again with the
+# offsets from the checkpoint. `read` must then return exactly the same rows: it asks the feed for
+# the closed range (`/v1/events/feed?after_seq=S&until_seq=U`), never for "whatever is new".
+#
+# **Admission control** caps what one batch takes (`maxRecordsPerTrigger`):
+#
+# - **Spark 4.0 / 4.1 (DBR 17.3 LTS):** Spark calls `latestOffset()` with no arguments. The reader
+#   must remember where its last batch ended and add at most `maxRecordsPerTrigger` itself.
+#   `trigger(availableNow=True)` runs as a *single* batch there; use a processing-time trigger
+#   with `query.processAllAvailable()` to catch up.
+# - **Spark 4.2+** adds admission control: `getDefaultReadLimit()` returns `ReadMaxRows(n)` (or
+#   `ReadAllAvailable()`), Spark calls `latestOffset(start, limit)` with that limit (or with
+#   `ReadAllAvailable` when a trigger needs everything), `reportLatestOffset()` shows the feed's
+#   true end in the query progress, and `SupportsTriggerAvailableNow` lets
+#   `trigger(availableNow=True)` run several capped batches and stop.
+#
+# The reference does both in one method: `latestOffset(self, start=None, limit=None)`. Spark tells
+# the two APIs apart by the method's signature, and the 4.2 names are imported in
+# `try`/`except ImportError`.
+#
+# The feed, by hand: a closed range reads the same whenever you ask.
+
+# %%
+import requests
+
+latest = requests.get(f"{lab.url}/v1/events/latest", timeout=10).json()
+print("the feed ends at seq", latest["seq"])
+page = requests.get(f"{lab.url}/v1/events/feed", params={"after_seq": 100, "until_seq": 103, "limit": 10}, timeout=10).json()
+[(item["seq"], item["kind"]) for item in page["items"]]
+
+# %% [markdown]
+# ## Your task 1: split a batch into ranges
+#
+# `plan_seq_ranges(after_seq, until_seq, num_partitions)` splits `(after_seq, until_seq]` into up to
+# `num_partitions` `SeqRangePartition(index, after_seq, until_seq)`s whose bounds chain: each
+# range's `until_seq` is the next one's `after_seq`. An empty range (`until_seq <= after_seq`)
+# plans no partitions: the streaming API asks for an empty list then (Spark calls
+# `partitions(x, x)` on restart). Integer arithmetic only.
+
+# %%
+from solutions.stream_reader import SeqRangePartition
+
+# %include solutions.stream_reader:plan_seq_ranges
+
+
+# %%
+plan_seq_ranges(100, 200, 3)
+
+# %% [markdown]
+# ## Your task 2: read exactly one range
+#
+# `feed_pages(client, after_seq, until_seq, page_size)` yields the pages (lists of feed items) of
+# `after_seq < seq <= until_seq`. Ask `client.get("/v1/events/feed", params)` with `after_seq`,
+# `until_seq` and `limit` until the range is read. Seqs have no gaps, so a page of n items covers
+# the next n seqs: advance `after_seq` by the number of items (a malformed item may be a truncated
+# JSON string without a readable `seq`). An empty page before `until_seq` means the service lost
+# events: raise `ServiceError`, because returning fewer rows would silently lose data on replay.
+
+# %%
+from solutions.client import ServiceError
+
+# %include solutions.stream_reader:feed_pages
+
+
+# %%
+from solutions.client import PracticeClient
+from solutions.options import parse_options
+
+with PracticeClient(parse_options({"url": lab.url})) as client:
+    print([len(page) for page in feed_pages(client, 0, 25, 10)], "items per page")
+
+# %% [markdown]
+# ## Your task 3: where the next batch ends
+#
+# Your reader is the reference `PracticeStreamReader` with `latestOffset` left to you, and with
+# `partitions` and `read` (given) using your functions above. Two calling conventions, one method:
+#
+# - `start is None`: Spark 4.0/4.1. Start from `self.last_end_seq` (the end of the last batch,
+#   which `partitions` and `commit` also record) or else the initial offset, and cap with
+#   `self.max_records` (`None`: no cap).
+# - else Spark 4.2+: start from `start`; cap with `limit.max_rows` when `limit` is a `ReadMaxRows`,
+#   not at all for `ReadAllAvailable`.
+#
+# Never go past the feed's latest seq (`latest_seq(client)`) nor past `self.available_now_seq`
+# when it is set; `capped_end(start_seq, latest, max_rows)` does the arithmetic. Remember the end
+# with `self._remember_end(end_seq)` and return `make_offset(end_seq)`.
+
+# %%
+from solutions import stream_reader as reference_stream_reader
+from solutions.stream_reader import ReadMaxRows, capped_end, latest_seq, make_offset, offset_seq
+
+
+class Lab06StreamReader(reference_stream_reader.PracticeStreamReader):
+    """The reference stream reader, with your latestOffset() and your functions above."""
+
+    # %include solutions.stream_reader:PracticeStreamReader.latestOffset
+
+    # %include solutions.stream_reader:PracticeStreamReader.partitions
+
+    # %include solutions.stream_reader:PracticeStreamReader.read
+
+
+# %% [markdown]
+# Called by hand, as Spark's driver would: an offset, two capped batches, their partitions, and
+# a replay of one partition after new events arrived.
+
+# %%
+from solutions.stream_reader import HAS_ADMISSION_CONTROL
+
+schema = spark.read.format("practice").option("url", lab.url).load().schema
+options = parse_options({"url": lab.url, "startingOffsets": "earliest", "maxRecordsPerTrigger": "100", "numPartitions": "2"})
+reader = Lab06StreamReader(options, schema)
+start = reader.initialOffset()
+limit = reader.getDefaultReadLimit() if HAS_ADMISSION_CONTROL else None
+end = reader.latestOffset(start, limit) if HAS_ADMISSION_CONTROL else reader.latestOffset()
+print("batch 0:", start, "->", end)
+print("partitions:", reader.partitions(start, end))
+first = list(reader.read(reader.partitions(start, end)[0]))
+lab.service.append_events(50)
+again = list(reader.read(reader.partitions(start, end)[0]))
+print(f"partition 0 read {len(first)} rows; read again after 50 new events: {len(again)} rows, same: {first == again}")
+
+# %% [markdown]
+# ## Your reader on Spark, live
+#
+# A data source with your reader, a stream over the last 1,000 events of the feed in batches of
+# at most 200, into Spark's memory sink. `follow_query` prints every micro-batch as it completes,
+# from `query.recentProgress` (with Spark 4.2+ the progress also shows where the feed really ends,
+# from `reportLatestOffset`); `plot_batches` draws rows and milliseconds per batch.
+
+# %%
+import json
+import time
+
+# %include workshop.checks.lab06:batch_progress
+
+# %include workshop.checks.lab06:follow_query
+
+# %include workshop.checks.lab06:plot_batches
+
+
+# %%
+from solutions.datasource import PracticeDataSource
+
+
+class Lab06DataSource(PracticeDataSource):
+    @classmethod
+    def name(cls):
+        return "practice_lab06"
+
+    def streamReader(self, schema):
+        return Lab06StreamReader(self.parsed_options(), schema)
+
+
+spark.dataSource.register(Lab06DataSource)
+end_seq = requests.get(f"{lab.url}/v1/events/latest", timeout=10).json()["seq"]
+stream = (
+    spark.readStream.format("practice_lab06").option("url", lab.url)
+    .option("startingOffsets", end_seq - 1000).option("maxRecordsPerTrigger", 200).option("numPartitions", 2).load()
+)
+query = stream.writeStream.format("memory").queryName("lab06_events").trigger(processingTime="500 milliseconds").start()
+try:
+    batches = follow_query(query, end_seq)
+finally:
+    query.stop()
+print(spark.table("lab06_events").count(), "rows in the memory table")
+plot_batches(batches, "Lab 06: your reader, maxRecordsPerTrigger=200")
+
+# %% [markdown]
+# ## Check
+#
+# The check starts a small practice service of its own (it appends events to that feed). It calls
+# your reader directly: offsets, partitions of several batches (read back to find overlaps and
+# gaps), a partition read twice with new events in between, and `latestOffset` with and without
+# a limit. Then it streams the feed into a table on Spark, stops, appends events, restarts from the
+# checkpoint, and compares the table with the feed.
+
+# %%
+from workshop.checks import check_lab
+
+check_lab("06", PracticeStreamReader=Lab06StreamReader)
+
+# %% [markdown]
+# ## Stretch
+#
+# - The simple API: `SimpleDataSourceStreamReader.read(start)` returns the rows *and* the end
+#   offset, on the driver; `readBetweenOffsets(start, end)` must return exactly those rows again
+#   on replay. Read `solutions/simple_stream_reader.py` and stream with `.option("streamReader",
+#   "simple")`. When is it the better choice, and when not (see `docs/streaming.md`)?
+# - Start a stream with `.option("startingOffsets", "latest")`, append events with
+#   `lab.service.append_events(300)` while it runs, and watch the batches arrive.
+# - On Spark 4.2+, run the stream with `trigger(availableNow=True)` and `maxRecordsPerTrigger`: how
+#   many batches does it make, and where does it stop? (On 4.0/4.1 it makes one capped batch.)
+# - Read the checkpoint's `offsets/0` file: what did Spark store of your offset?
+#
+# ## Recap
+#
+# - Offsets are dicts with a version field; Spark stores them as JSON. Never JSON strings.
+# - A batch is `(start, end]`; its partitions chain their bounds: no overlap, no gap, and no
+#   partitions for an empty batch.
+# - `read` asks for the partition's fixed range, so a replay returns the same rows; fewer rows is
+#   an error, never a silent loss.
+# - `latestOffset` decides the batch size: Spark 4.2+ passes a read limit (`getDefaultReadLimit`,
+#   `ReadMaxRows`, `ReadAllAvailable`, plus `reportLatestOffset` and `Trigger.AvailableNow`);
+#   Spark 4.0/4.1 calls `latestOffset()` and the reader applies `maxRecordsPerTrigger` itself.
+# - Everything but `read` runs on the driver; `read` runs on executors with a pickled copy of the
+#   reader, so what it needs lives on `self`.

@@ -1,0 +1,290 @@
+# Lab 07 source: the streaming writer, exactly-once through the batch id. `workshop build-labs` makes the notebooks.
+
+# %% [markdown]
+# # Lab 07 · A streaming writer: exactly-once through the batch id
+#
+# **Goal:** write every micro-batch of a stream to a table of the service exactly once, even when
+# the query crashes after the sink published a batch but before Spark recorded it. Stage rows in
+# `write`, publish them in `commit(messages, batchId)` under an id made of the query id and the
+# batch id, discard in `abort(messages, batchId)`; then see the at-least-once variant duplicate.
+#
+# **Time:** 40 minutes.
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import os, sys
+
+root = os.getcwd()
+while not os.path.exists(os.path.join(root, "databricks.yml")) and os.path.dirname(root) != root:
+    root = os.path.dirname(root)
+if os.path.exists(os.path.join(root, "databricks.yml")) and root not in sys.path:
+    sys.path.insert(0, root)  # else the course's wheel, installed on the cluster, is used
+
+from workshop.notebook import start_lab
+
+lab = start_lab()
+spark = lab.spark
+
+# %% [markdown]
+# ## The picture
+#
+# ![A replayed batch is published once](images/07_exactly_once.svg)
+#
+# A streaming query runs batch 0, 1, 2, ... For each batch Spark
+#
+# 1. writes the batch's offsets to the checkpoint's `offsets/N` (lab 06);
+# 2. runs `write(iterator)` on the executors, once per partition: the `DataSourceStreamWriter`
+#    gets the same `Row`s as the batch writer of lab 05 and returns a `WriterCommitMessage`
+#    subclass (never `None`, never a dict);
+# 3. calls `commit(messages, batchId)` on the driver when all tasks succeeded, or
+#    `abort(messages, batchId)` when one failed (`None` in place of each failed task). Unlike the
+#    batch writer, both take the **batch id**;
+# 4. records the batch as done in the checkpoint's `commits/N`.
+#
+# A crash between 3 and 4 is the hard case: the sink has published batch N, Spark has not recorded
+# it, and the restarted query runs batch N again, with the same batch id and (thanks to the
+# deterministic reader of lab 06) the same rows. A sink that publishes whatever `commit` gets
+# delivers **at least once**: the batch lands twice. For **exactly once** the sink must recognise
+# the batch:
+#
+# - `write` (executors) stages the task's rows, invisible, and returns a commit message with the
+#   stage id, the batch id (`TaskContext.get().getLocalProperty("streaming.sql.batchId")`) and
+#   the query id (`"sql.streaming.queryId"`, kept in the checkpoint, so it survives restarts);
+# - `commit(messages, batchId)` (driver) publishes all stages in one atomic call with
+#   `commit_id = "<query id>:<batch id>"`. The service publishes a commit id only once: for a
+#   replayed batch it answers `{"duplicate": true}` and publishes nothing, and the writer discards
+#   the replay's stages;
+# - `abort(messages, batchId)` (driver) discards the stages of a failed batch; the failing task
+#   discarded its own (lab 05's `send`).
+#
+# Spark creates a **new writer object** for every `commit` and `abort` (on 4.0 as on 4.3), so the
+# writer cannot remember anything between batches on `self`: what `commit` needs travels in the
+# commit messages. The batch id alone is not enough as a key: another query (another checkpoint)
+# writing to the same table has its own batch 0.
+#
+# The service's side of it, by hand:
+
+# %%
+import requests
+
+table = "lab07_by_hand"
+requests.put(f"{lab.url}/v1/tables/{table}", json={"fields": [{"name": "seq", "type": "bigint"}]}, timeout=10)
+for attempt in ("first run", "replay"):
+    stage = requests.post(f"{lab.url}/v1/tables/{table}/stages", timeout=10).json()["stage_id"]
+    requests.post(f"{lab.url}/v1/tables/{table}/stages/{stage}/rows", json={"rows": [{"seq": 1}, {"seq": 2}]}, timeout=10)
+    answer = requests.post(
+        f"{lab.url}/v1/tables/{table}/commit",
+        json={"stage_ids": [stage], "mode": "append", "commit_id": "query-1:0"},
+        timeout=10,
+    ).json()
+    count = requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).json()["count"]
+    print(f"{attempt}: commit answered {answer}; {count} rows visible")
+
+# %% [markdown]
+# ## Your task 1: stage a micro-batch (executors)
+#
+# `stage_micro_batch(writer, json_rows)` runs in a task. Read the batch id (an int) and the query id
+# from `TaskContext.get().getLocalProperty(...)` (`BATCH_ID_PROPERTY`, `QUERY_ID_PROPERTY`), stage
+# the rows with `writer.send(json_rows)` (lab 05's staging: it returns a `PracticeCommitMessage`
+# with the stage id and counts, and discards its stage if the task fails), and return a
+# `PracticeStreamCommitMessage` with all of it: `PracticeStreamCommitMessage(**dataclasses.asdict(message),
+# batch_id=..., query_id=...)`.
+
+# %%
+import dataclasses
+
+from solutions.stream_writer import BATCH_ID_PROPERTY, QUERY_ID_PROPERTY, PracticeStreamCommitMessage
+
+print([field.name for field in dataclasses.fields(PracticeStreamCommitMessage)])
+
+# %include solutions.stream_writer:stage_micro_batch
+
+
+# %% [markdown]
+# ## Your task 2: publish a micro-batch once (driver)
+#
+# `publish_micro_batch(writer, messages, batch_id)` is given the stages and refuses messages of
+# another batch. Post them to `writer.table_path("/commit")` with `mode` (overwrite or append, as
+# `writer.overwrite` says) and, when `writer.exactly_once`, `commit_id_for(query id, batch_id)`
+# (the query id is in every message). Post with `idempotent=writer.exactly_once`: with a commit id
+# the client may retry a commit whose answer was lost. When the answer says `duplicate`, discard
+# this replay's stages with `_discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))`.
+
+# %%
+from solutions.observability import sum_metrics
+from solutions.stream_writer import commit_id_for, log
+from solutions.writer import _discard_quietly
+
+# %include solutions.stream_writer:publish_micro_batch
+
+
+# %% [markdown]
+# ## Your task 3: discard a failed micro-batch (driver)
+#
+# `discard_micro_batch(writer, messages, batch_id)`: Spark passes `None` for each task that failed;
+# discard the stage of every other message.
+#
+# Below it, the writer itself: the reference's, calling your three functions. Note the signatures
+# Spark calls: `write(iterator)`, `commit(messages, batchId)`, `abort(messages, batchId)`.
+
+# %%
+from pyspark.sql.datasource import DataSourceStreamWriter
+
+from solutions.conversion import row_to_json_converter
+from solutions.observability import sum_metrics
+from solutions.stream_writer import check_stream_write_options, log
+from solutions.writer import PracticeWriter, _discard_quietly
+
+# %include solutions.stream_writer:discard_micro_batch
+
+
+# %include solutions.stream_writer:PracticeStreamWriter
+
+
+# %% [markdown]
+# Your `commit` and `abort` by hand, on the driver, as Spark would call them: stage rows as a task
+# would (the reference `send`), publish batch 0, publish it again as a replay would, then abort a
+# batch 1.
+
+# %%
+from pyspark.sql.types import LongType, StructField, StructType
+
+from solutions.options import parse_options
+
+by_hand = PracticeStreamWriter(
+    parse_options({"url": lab.url, "table": "lab07_commit_by_hand"}), StructType([StructField("seq", LongType())]), False
+)
+
+
+def task_of(batch_id, seqs):
+    """What write() returns for one task of `batch_id` (staged with the reference's send)."""
+    message = by_hand.send({"seq": seq} for seq in seqs)
+    return PracticeStreamCommitMessage(**dataclasses.asdict(message), batch_id=batch_id, query_id="query-by-hand")
+
+
+for attempt in ("batch 0", "batch 0 replayed"):
+    by_hand.commit([task_of(0, [1, 2]), task_of(0, [3])], 0)
+    visible = requests.get(f"{lab.url}/v1/tables/lab07_commit_by_hand", timeout=10).json()["count"]
+    print(f"after {attempt}: {visible} rows visible")
+by_hand.abort([task_of(1, [4, 5]), None], 1)
+print("after batch 1 aborted:", requests.get(f"{lab.url}/v1/tables/lab07_commit_by_hand", timeout=10).json()["count"], "rows visible")
+
+# %% [markdown]
+# ## Your writer on Spark, live
+#
+# Stream the last 600 events of the feed into a table, at most 150 per batch, and watch the batches
+# (`follow_query` and `plot_batches` are lab 06's). Then play the crash: remove the newest entry of
+# the checkpoint's commit log, as if the driver died right after the sink's commit, and restart.
+# Spark replays that batch. With `exactlyOnce=true` (the default) the table is unchanged; with
+# `exactlyOnce=false` the replayed batch lands twice.
+
+# %%
+import tempfile
+
+from solutions.datasource import PracticeDataSource
+from workshop.checks.lab06 import follow_query, plot_batches
+
+
+class Lab07DataSource(PracticeDataSource):
+    @classmethod
+    def name(cls):
+        return "practice_lab07"
+
+    def streamWriter(self, schema, overwrite):
+        return PracticeStreamWriter(self.parsed_options(), schema, overwrite)
+
+
+spark.dataSource.register(Lab07DataSource)
+end_seq = requests.get(f"{lab.url}/v1/events/latest", timeout=10).json()["seq"]
+start_seq = end_seq - 600
+
+
+def run_stream(table, checkpoint, exactly_once, quiet=False):
+    """Stream (start_seq, end_seq] of the feed into `table`; the batches it ran."""
+    frame = (
+        spark.readStream.format("practice").option("url", lab.url).option("startingOffsets", start_seq)
+        .option("maxRecordsPerTrigger", 150).option("numPartitions", 2).load()
+        .where(f"seq <= {end_seq}")  # the same rows on every run, whatever arrives meanwhile
+    )
+    query = (
+        frame.writeStream.format("practice_lab07").option("url", lab.url).option("table", table)
+        .option("exactlyOnce", str(exactly_once).lower()).option("checkpointLocation", "file:" + checkpoint)
+        .trigger(processingTime="500 milliseconds").start()
+    )
+    try:
+        query.processAllAvailable()
+        return follow_query(query, end_seq, timeout=30, quiet=quiet)
+    finally:
+        query.stop()
+
+
+def count(table):
+    return requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).json()["count"]
+
+
+def forget_last_commit(checkpoint):
+    """Remove the newest commits/N of a checkpoint: what a crash right after the sink's commit leaves."""
+    commits = os.path.join(checkpoint, "commits")
+    last = max(int(name) for name in os.listdir(commits) if name.isdigit())
+    for name in (str(last), f".{last}.crc"):
+        if os.path.exists(os.path.join(commits, name)):
+            os.remove(os.path.join(commits, name))
+    return last
+
+
+checkpoint = os.path.join(tempfile.mkdtemp(prefix="lab07-"), "exactly-once")
+batches = run_stream("lab07_exactly_once", checkpoint, exactly_once=True)
+plot_batches(batches, "Lab 07: your writer, maxRecordsPerTrigger=150")
+print(count("lab07_exactly_once"), "rows in the table after the first run")
+
+# %% [markdown]
+# The crash and the restart, exactly once and then at least once:
+
+# %%
+for exactly_once in (True, False):
+    table = f"lab07_{'exactly' if exactly_once else 'at_least'}_once_replay"
+    checkpoint = os.path.join(tempfile.mkdtemp(prefix="lab07-"), table)
+    run_stream(table, checkpoint, exactly_once, quiet=True)
+    before = count(table)
+    replayed = forget_last_commit(checkpoint)
+    run_stream(table, checkpoint, exactly_once, quiet=True)  # Spark replays batch `replayed`
+    print(f"exactlyOnce={str(exactly_once).lower():5}: {before} rows, then {count(table)} after batch {replayed} was replayed")
+
+# %% [markdown]
+# ## Check
+#
+# The check starts a small practice service of its own and streams its feed into a table with your
+# writer: a first run, then a crash between the sink's commit and Spark's commit log (the batch is
+# replayed and must not be published twice, its new stages discarded), then a batch in which one
+# task fails (aborted: nothing visible, no stage left open).
+
+# %%
+from workshop.checks import check_lab
+
+check_lab("07", PracticeStreamWriter=PracticeStreamWriter)
+
+# %% [markdown]
+# ## Stretch
+#
+# - Run the at-least-once case again and count the rows per `seq` in the table: which seqs are
+#   there twice, and why exactly those?
+# - Kill a query hard: run a stream with `processingTime` in a separate process and stop it with
+#   SIGKILL mid-stream (`tests/test_stream_restart.py` does), then restart it from the checkpoint.
+#   Which crash rows of the table in `docs/streaming.md` did you hit?
+# - Write with `.option("arrow", "true")`: on PySpark 4.1+ the `DataSourceStreamArrowWriter` takes
+#   `pyarrow.RecordBatch`es (`PracticeStreamArrowWriter`); on 4.0 the option is refused.
+# - Why would a commit id made of the batch id alone be wrong? Start two queries with two
+#   checkpoints into one table.
+#
+# ## Recap
+#
+# - `write` stages rows and returns a `WriterCommitMessage` subclass carrying the stage, the batch
+#   id and the query id, from `TaskContext.get().getLocalProperty(...)`.
+# - `commit(messages, batchId)` and `abort(messages, batchId)` take the batch id; Spark makes a new
+#   writer for each, so what they need travels in the messages.
+# - Publishing keyed by `"<query id>:<batch id>"` makes a replayed batch harmless: exactly once.
+#   Without the key the sink delivers at least once, and a replay duplicates the batch.
+# - `abort` discards what the batch staged (`None` for failed tasks); a replay's stages are
+#   discarded too, so nothing is left open.
