@@ -24,20 +24,8 @@ NOTEBOOK_HEADER = "# Databricks notebook source"
 SOLUTION_NOTEBOOKS = ROOT / "solutions" / "notebooks"
 RUNNER = ROOT / "tests" / "run_on_cluster.py"
 WHEEL_GLOB = "../dist/*.whl"
-COURSE_NOTEBOOKS = [
-    "00_setup",
-    "01_first_datasource",
-    "02_batch_reader",
-    "03_partitioning",
-    "04_types",
-    "05_batch_writer",
-    "06_streaming_reader",
-    "07_streaming_writer",
-    "08_auth",
-    "09_resilience",
-    "10_production",
-    "11_testing_and_shipping",
-]
+# The labs that exist: one solution notebook per lab source (workshop/lab_sources/NN_*.py).
+COURSE_NOTEBOOKS = sorted(p.stem for p in (ROOT / "workshop" / "lab_sources").glob("[0-9][0-9]_*.py"))
 MIN_DBR = (17, 3)  # DBR 17.3 LTS is Spark 4.0, the first with the full Python DataSource API
 SINGLE_USER_MODES = {"SINGLE_USER", "DATA_SECURITY_MODE_DEDICATED"}
 VAR_REF = re.compile(r"\$\{var\.([A-Za-z0-9_-]+)")
