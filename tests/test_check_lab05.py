@@ -140,10 +140,10 @@ def test_another_correct_implementation_passes(spark, spark_service_url, service
         ),
         (
             dict(batch=NoCommitNoAbort),
-            {INVISIBLE: "the table shows 0 rows, not 32", ABORT: "stage(s) are still open", NO_OPEN_STAGE: "are still open"},
+            {INVISIBLE: "the table shows 0 rows, not 32", ABORT: "stage(s) are still open"},
         ),
         (dict(batch=AlwaysAppends), {OVERWRITE: "the table has"}),
-        (dict(batch=KeepsItsStage), {NO_OPEN_STAGE: "the failing task discards its own stage"}),
+        (dict(batch=KeepsItsStage), {NO_OPEN_STAGE: "left its stage open"}),
     ],
 )
 def test_mistakes_fail_with_the_reason(spark, spark_service_url, service, mistakes, expected):

@@ -92,7 +92,7 @@ def new_name(prefix):
 def spark_error_text(error):
     """The useful line of an error from a Spark job: the Python exception raised in a task
     (the last line of its traceback), else Spark's own message without the JVM stack."""
-    text = str(error)
+    text = str(error).split("JVM stacktrace:")[0]  # Spark Connect appends the JVM's stack
     if "Traceback (most recent call last)" in text:
         tail = text[text.rindex("Traceback (most recent call last)"):]
         for line in reversed([line for line in tail.splitlines() if line.strip()]):

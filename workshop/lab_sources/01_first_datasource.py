@@ -129,8 +129,20 @@ class EntitiesPageReader(DataSourceReader):
 
 
 # %% [markdown]
-# Register it and read. Try other options: `limit` 25, `activeOnly` `true`, a user schema such as
-# `.schema("name string, id bigint")`.
+# First try it by hand, in this Python process, the way Spark will call it: errors and `print`
+# output show up right here. Spark passes the options as a `CaseInsensitiveDict` of strings.
+
+# %%
+from pyspark.sql.datasource import CaseInsensitiveDict
+from pyspark.sql.types import StructType
+
+source = EntitiesPageDataSource(CaseInsensitiveDict({"url": lab.url, "LIMIT": "3"}))
+reader = source.reader(StructType.fromDDL(source.schema()))
+list(reader.read(None))
+
+# %% [markdown]
+# Now register it and read it with Spark. Try other options: `limit` 25, `activeOnly` `true`, a
+# user schema such as `.schema("name string, id bigint")`.
 
 # %%
 spark.dataSource.register(EntitiesPageDataSource)

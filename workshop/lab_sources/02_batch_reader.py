@@ -39,6 +39,8 @@ spark = lab.spark
 # `reader`, `writer` and `datasource`. `PracticeDataSource.reader(schema)` parses the options and
 # returns a `PracticeBatchReader`; its `__init__` asks the service for the resource's schema and
 # checks the user's schema against it, so a wrong column fails on the driver, before any task.
+# (With option `filterPushdown` it returns a subclass with `pushFilters`, which needs Spark 4.1+
+# and `spark.sql.python.filterPushdown.enabled=true`; lab 10.)
 #
 # **Cursor pagination.** A paged endpoint answers `{"items": [...], "next_cursor": "..."}`. Ask
 # again with `cursor=<next_cursor>` (and the same other parameters) until `next_cursor` is
@@ -54,9 +56,9 @@ spark = lab.spark
 #
 # **Closed on every way out.** `read` is a generator. It can end three ways: the last page is
 # read; an exception (an HTTP error, a record that cannot be converted); or Spark stops
-# consuming early (a `LIMIT` is satisfied, the task is cancelled), in which case Python closes the
-# generator by raising `GeneratorExit` at the paused `yield` and the code after the loop never
-# runs. A `with` block around the loop closes the session in all three cases.
+# consuming early (a `LIMIT` is satisfied), in which case the generator is closed: Python raises
+# `GeneratorExit` at the paused `yield`, and the code after the loop never runs. A `with` block
+# around the loop closes the session in all three cases.
 #
 # Here is the reference client's first page of entities, and its cursor:
 

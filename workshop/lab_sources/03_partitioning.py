@@ -64,8 +64,9 @@ spark = lab.spark
 #
 # Planning asks the service for numbers (stats, counts, the ring) and does arithmetic; the
 # planning functions themselves are pure, so you can test them without Spark. Filter pushdown
-# (lab 10; Spark 4.1+ with `spark.sql.python.filterPushdown.enabled=true`) runs before
-# `partitions()` and narrows the bounds that are planned.
+# (lab 10) runs before `partitions()` and narrows the bounds that are planned. It needs Spark
+# 4.1+ and `spark.sql.python.filterPushdown.enabled=true`, and Spark does not apply again a
+# filter the source says it handles, so a source claims only what the service applies exactly.
 
 # %%
 import requests
@@ -85,6 +86,7 @@ requests.get(f"{lab.url}/v1/ring", timeout=10).json()
 
 # %%
 from solutions.partitioning import EmptyPartition, IdRangePartition
+
 
 # %include solutions.partitioning:plan_id_ranges
 
@@ -106,7 +108,9 @@ plan_id_ranges(1, 101, 4)
 # %%
 from solutions.partitioning import RING_SIZE, EmptyPartition, TokenRangePartition, _wrap
 
+
 # %include solutions.partitioning:split_token_range
+
 
 # %include solutions.partitioning:plan_token_ranges
 
@@ -128,7 +132,9 @@ plan_token_ranges(ring["ranges"], 8)
 # %%
 from solutions.partitioning import MICROSECOND, EmptyPartition, TimeWindowPartition, midpoint, split_time_range
 
+
 # %include solutions.partitioning:fit_windows
+
 
 # %include solutions.partitioning:plan_time_windows
 

@@ -99,7 +99,9 @@ import datetime
 
 from solutions.conversion import UTC, MalformedValueError
 
+
 # %include solutions.conversion:parse_timestamp
+
 
 # %include solutions.conversion:format_timestamp
 
@@ -121,6 +123,7 @@ print(format_timestamp(datetime.datetime(2026, 1, 1, tzinfo=UTC)))
 import decimal
 
 from solutions.conversion import _WIDE_CONTEXT, MalformedValueError, _kind
+
 
 # %include solutions.conversion:_decimal_converter
 
@@ -184,9 +187,10 @@ check_lab(
 # ## Stretch
 #
 # - Read events with the reference connector and `.option("arrow", "true")`: `read` then yields
-#   `pyarrow.RecordBatch`es built by `rows_to_record_batch` from the same tuples. Spark 4.2+
-#   checks each batch against exactly the Arrow schema of your Spark schema (names, types,
-#   nullability; see `arrow_schema`), so get the timestamp unit and zone right.
+#   `pyarrow.RecordBatch`es built by `rows_to_record_batch` from the same tuples. Spark 4.0
+#   checks only the number and names of a batch's columns; newer Spark (4.2+) checks the whole
+#   Arrow schema of your Spark schema (types and nullability too; see `arrow_schema`), so get the
+#   timestamp unit (microseconds) and zone (UTC) right.
 # - Run `spark.conf.set("spark.sql.session.timeZone", "America/New_York")` and show a few
 #   events. What changed, and what did not? (The display, not the instants.)
 # - Read the malformed service with `mode=PERMISSIVE` and a `_corrupt_record` column, then

@@ -49,8 +49,11 @@ spark = lab.spark
 # in the table and a retried task would add its rows twice. With a two-phase commit nothing is
 # visible until `commit`: each task *stages* its rows (`POST /v1/tables/t/stages`, then batches to
 # `.../stages/<id>/rows`), the driver *publishes* all stages in one atomic call
-# (`POST .../commit`), and `abort` *discards* them. A task that fails discards its own stage
-# (there is no message from it for `abort` to act on). The commit carries an id made once per
+# (`POST .../commit`), and `abort` *discards* them. A task that fails inside `write` (an HTTP
+# error, a value the service refuses) discards its own stage, since Spark has no message from it
+# for `abort`. A task stopped from outside (a failure upstream of `write`, a lost executor) never
+# reaches its `except`: its stage stays open, invisible; a real service expires such stages. The
+# commit carries an id made once per
 # write, so the same commit sent twice publishes once; `overwrite` replaces the table's rows in
 # that same atomic step. (The other protocol of the connector, `writeProtocol=idempotent`, posts
 # rows at once with an idempotency key: simpler, visible immediately, no overwrite.)
@@ -67,6 +70,7 @@ spark = lab.spark
 from dataclasses import dataclass
 
 from pyspark.sql.datasource import WriterCommitMessage
+
 
 # %include solutions.writer:PracticeCommitMessage
 
@@ -124,10 +128,29 @@ from pyspark.sql.datasource import DataSourceArrowWriter, DataSourceWriter
 
 from solutions.conversion import row_to_json_converter
 
+
 # %include solutions.writer:PracticeBatchWriter
+
 
 # %include solutions.writer:PracticeArrowWriter
 
+
+# %% [markdown]
+# Try them by hand first, in this Python process, the way Spark calls them: `write` once per
+# partition (on the executors), then `commit` with all the messages (on the driver).
+
+# %%
+from pyspark.sql.types import StructType
+
+from solutions.options import parse_options
+
+options = parse_options({"url": lab.url, "table": "lab05_by_hand_writer", "batchSize": "2"})
+writer = PracticeBatchWriter(options, StructType.fromDDL("id bigint, name string"), False)
+messages = [writer.write(iter([(1, "one"), (2, "two"), (3, "three")])), writer.write(iter([(4, "four")]))]
+print(messages)
+print("before commit:", requests.get(f"{lab.url}/v1/tables/lab05_by_hand_writer", timeout=10).json()["count"], "rows")
+writer.commit(messages)
+print("after commit:", requests.get(f"{lab.url}/v1/tables/lab05_by_hand_writer", timeout=10).json()["count"], "rows")
 
 # %% [markdown]
 # A data source with your writers: the reference `PracticeDataSource` with `writer()` returning
@@ -167,8 +190,9 @@ print(requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).json()["count"], 
 # ## Check
 #
 # The check calls your writer's `write`, `commit` and `abort` directly (what each returns, what is
-# visible when), then writes on Spark: append, overwrite, the Arrow writer, and a write whose last
-# task fails half-way, after which the table must be as it was and no stage left open.
+# visible when, what a task does when its input breaks), then writes on Spark: append, overwrite,
+# the Arrow writer, and a write whose last task fails half-way, after which the new table must
+# show no rows at all.
 
 # %%
 from workshop.checks import check_lab
