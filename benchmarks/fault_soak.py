@@ -121,6 +121,11 @@ def outage_phase(spark, args, log_file):
     return {"seconds": round(seconds, 1), "breaker": message.startswith("circuit breaker open"), "message": message[:300]}
 
 
+def phase_line(phase, result):
+    return (f"{phase:>6}: {result['rows']:,} rows in {result['seconds']} s, {result['retries']:,} retries, "
+            f"lost {result['lost']}, duplicated {result['duplicated']}, equal to ground truth: {result['exact']}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -146,13 +151,17 @@ def main(argv=None):
     log_file = os.path.join(tempfile.mkdtemp(prefix="fault-soak-"), "connector.jsonl")
     figures = {"rows": args.rows, "fault_rate": args.fault_rate, "fault_kinds": FAULT_KINDS}
     started = time.perf_counter()
+    say = (lambda text: None) if args.json else (lambda text: print(text, flush=True))
+    say(f"rows: {args.rows:,}  fault rate: {args.fault_rate:.0%} of requests ({', '.join(FAULT_KINDS)})")
     with PracticeService(seed=args.seed, events=args.rows, entities=10, ring_rows=10, fault_rate=args.fault_rate,
                          fault_kinds=FAULT_KINDS, slow_seconds=args.slow_seconds) as service:
         options = connector_options(args, service.url, log_file)
         figures["read"] = read_phase(spark, args, service, options)
         figures["read"]["retries"] = retries_in(log_file)
+        say(phase_line("read", figures["read"]))
         figures["write"] = write_phase(spark, args, service, options)
         figures["write"]["retries"] = retries_in(log_file) - figures["read"]["retries"]
+        say(phase_line("write", figures["write"]))
         figures["faults_injected"] = dict(service.faults.injected)
     figures["faults_injected_total"] = sum(figures["faults_injected"].values())
     figures["retries"] = retries_in(log_file)
@@ -166,13 +175,8 @@ def main(argv=None):
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
-        print(f"rows: {args.rows:,}  fault rate: {args.fault_rate:.0%} of requests ({', '.join(FAULT_KINDS)})")
         print(f"faults injected: {figures['faults_injected_total']:,} {figures['faults_injected']}")
         print(f"retries by the connector: {figures['retries']:,}")
-        for phase in ("read", "write"):
-            result = figures[phase]
-            print(f"{phase:>6}: {result['rows']:,} rows in {result['seconds']} s, {result['retries']:,} retries, "
-                  f"lost {result['lost']}, duplicated {result['duplicated']}, equal to ground truth: {result['exact']}")
         print(f"wall time (service start to checks done): {figures['wall_seconds']} s")
         if not args.skip_outage:
             outage = figures["outage"]

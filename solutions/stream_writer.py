@@ -94,10 +94,11 @@ def publish_micro_batch(writer, messages, batch_id):
         answer = client.post(writer.table_path("/commit"), body, idempotent=writer.exactly_once)
         if answer.get("duplicate"):
             # Published before a restart; this replay's stages hold the same rows again.
-            for stage_id in stages:
-                _discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))
+            # (Or published by this very commit, whose answer was lost and which was retried:
+            # then its stages are committed, and discarding them fails.)
+            discarded = [_discard_quietly(client, writer.table_path(f"/stages/{stage_id}")) for stage_id in stages]
     # END SOLUTION
-    event = "batch already published" if answer.get("duplicate") else "batch published"
+    event = "batch already published" if answer.get("duplicate") and any(discarded) else "batch published"
     metrics = sum_metrics(messages)
     log.info("%s: batch %d, %d rows in %d stages, table %s", event, batch_id, metrics["rows"], len(stages), writer.table,
              extra={"table": writer.table, "batch_id": batch_id, "event": event, **metrics})

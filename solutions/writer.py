@@ -266,7 +266,10 @@ def batches(items, size):
 
 
 def _discard_quietly(client, stage_path):
+    """Discard a stage; True when it is discarded, False (logged) when it could not be."""
     try:
         client.delete(stage_path)
+        return True
     except Exception as problem:  # the original error matters more; say what was left behind
         log.warning("could not discard %s: %s", stage_path, problem)
+        return False

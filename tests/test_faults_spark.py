@@ -6,7 +6,7 @@ The small version of benchmarks/fault_soak.py.
 
 Retry delays are shortened with options (the defaults are for real services); the faults are
 the practice service's own, over real sockets, in Spark's Python workers. A slow answer
-(0.3 s) outlasts readTimeout (0.25 s), so a slow write is carried out after the client gave up
+(0.6 s) outlasts readTimeout (0.5 s), so a slow write is carried out after the client gave up
 on it: the retry and the late original must not both land.
 """
 import json
@@ -19,7 +19,7 @@ from workshop.truth import checksum, to_json_record
 
 ROWS = 3000
 FAULT_KINDS = ["429", "500", "503", "reset", "slow"]
-FAST = {"retryDelay": "5ms", "maxRetryDelay": "50ms", "readTimeout": "250ms"}
+FAST = {"retryDelay": "5ms", "maxRetryDelay": "50ms", "readTimeout": "500ms"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def flaky(spark, spark_service_url, service):
 
     register(spark)
     with PracticeService(seed=31, events=ROWS, entities=400, ring_rows=100, auth="oauth", fault_rate=0.3,
-                         fault_kinds=FAULT_KINDS, retry_after=0, slow_seconds=0.3, max_window_rows=1500) as running:
+                         fault_kinds=FAULT_KINDS, retry_after=0, slow_seconds=0.6, max_window_rows=1500) as running:
         yield running
 
 
@@ -122,7 +122,7 @@ def flaky_malformed(flaky):
     from workshop.service import PracticeService
 
     with PracticeService(seed=32, events=600, auth="oauth", fault_rate=0.3, fault_kinds=FAULT_KINDS, retry_after=0,
-                         slow_seconds=0.3, malformed_rate=0.05) as running:
+                         slow_seconds=0.6, malformed_rate=0.05) as running:
         yield running
 
 
