@@ -149,8 +149,13 @@ def check(report, PracticeStreamReader):
         def offsets_are_dicts():
             one = reader(maxRecordsPerTrigger=MAX_ROWS)
             start = one.initialOffset()
-            end = one.latestOffset(start, one.getDefaultReadLimit()) if HAS_ADMISSION_CONTROL else one.latestOffset()
-            for what, offset in (("initialOffset()", start), ("latestOffset()", end)):
+
+            def latest_offset():
+                return one.latestOffset(start, one.getDefaultReadLimit()) if HAS_ADMISSION_CONTROL else one.latestOffset()
+
+            # Judge each offset before the next call: a wrong initial offset can break latestOffset().
+            for what, make_offset in (("initialOffset()", lambda: start), ("latestOffset()", latest_offset)):
+                offset = make_offset()
                 if isinstance(offset, str):
                     return (
                         f"{what} returned the string {offset!r}: Python data sources take offsets as dicts, which "
