@@ -6,6 +6,7 @@ the practice service skip, with the reason, when the cluster cannot reach this m
 loopback and no WORKSHOP_SERVICE_URL is given.
 """
 import os
+import time
 import urllib.parse
 
 import pytest
@@ -23,6 +24,18 @@ def _cluster_reaches_loopback():
     remote = os.environ.get("SPARK_REMOTE", "")
     host = urllib.parse.urlparse(remote.replace("sc://", "http://", 1)).hostname if remote else None
     return host in ("localhost", "127.0.0.1", "::1")
+
+
+@pytest.fixture
+def non_utc_timezone(monkeypatch):
+    """Run the test with this process in New York time (UTC-5 in January)."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is POSIX only")
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture(scope="session")

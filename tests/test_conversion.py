@@ -71,17 +71,6 @@ RECORD = {
 }
 
 
-@pytest.fixture
-def non_utc_timezone(monkeypatch):
-    """Run the test with this process in New York time (UTC-5 in January)."""
-    if not hasattr(time, "tzset"):
-        pytest.skip("time.tzset is POSIX only")
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
 
 # -- timestamps ---------------------------------------------------------------------------------
 

@@ -105,20 +105,8 @@ def test_decimals_read_on_spark_keep_every_digit(registered, spark_service_url, 
 # -- 4. datetime.fromtimestamp without a zone ---------------------------------------------------
 
 
-@pytest.fixture
-def new_york(monkeypatch):
-    import time
 
-    if not hasattr(time, "tzset"):
-        pytest.skip("time.tzset is POSIX only")
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-def test_timestamps_are_never_read_as_local_time(new_york):
+def test_timestamps_are_never_read_as_local_time(non_utc_timezone):
     epoch_seconds = 1767243600  # 2026-01-01T05:00:00Z
     wrong = datetime.datetime.fromtimestamp(epoch_seconds)  # naive, New York wall clock
     assert wrong.isoformat() + "Z" == "2026-01-01T00:00:00Z", "the mistake is five hours off"

@@ -18,17 +18,6 @@ UTC = datetime.timezone.utc
 REDACTION_REGEX = re.compile(r"(?i)secret|password|token|access[.]?key")
 
 
-@pytest.fixture
-def non_utc_timezone(monkeypatch):
-    """Run the test with this process in New York time (UTC-5 in January)."""
-    if not hasattr(time, "tzset"):
-        pytest.skip("time.tzset is POSIX only")
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
 
 @pytest.mark.parametrize("text", ["false", "False", "FALSE", " false "])
 def test_false_is_false(text):
