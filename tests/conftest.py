@@ -50,6 +50,35 @@ def spark():
 
 
 @pytest.fixture(scope="session")
+def worker_features(spark):
+    """Data source features of the PySpark that runs Python where Spark runs it.
+
+    Under Spark Connect that is the server's PySpark, not this client's: databricks-connect
+    17.3 has pushFilters and the Arrow stream writer, an OSS Spark 4.0.1 server has neither.
+    Tests that need a feature on Spark skip by this, tests that call the API directly by the client.
+    """
+
+    def probe(_):  # defined here so it pickles by value: the server cannot import conftest
+        import pyspark.sql.datasource as api
+
+        try:
+            from pyspark.sql.streaming.datasource import ReadMaxRows  # noqa: F401  (Spark 4.2+)
+            limits = True
+        except ImportError:
+            limits = False
+        found = {
+            "pushFilters": hasattr(api.DataSourceReader, "pushFilters"),
+            "DataSourceStreamArrowWriter": hasattr(api, "DataSourceStreamArrowWriter"),
+            "admissionControl": limits,
+        }
+        return ",".join(name for name, present in found.items() if present)
+
+    from pyspark.sql.functions import udf
+
+    return set(filter(None, spark.range(1).select(udf(probe)("id")).first()[0].split(",")))
+
+
+@pytest.fixture(scope="session")
 def service():
     """A practice service with small, deterministic data, shared by the whole run."""
     from workshop.service import PracticeService

@@ -109,9 +109,9 @@ def test_streams_write_with_staged_commits_only(feed):
 
 
 @pytest.mark.parametrize("arrow", [False, True], ids=["rows", "arrow"])
-def test_stream_to_table_is_exact_and_keyed_by_batch_id(spark, feed, tmp_path, arrow):
-    if arrow and PracticeStreamArrowWriter is None:
-        pytest.skip("DataSourceStreamArrowWriter needs PySpark 4.1+")
+def test_stream_to_table_is_exact_and_keyed_by_batch_id(spark, feed, tmp_path, arrow, worker_features):
+    if arrow and "DataSourceStreamArrowWriter" not in worker_features:
+        pytest.skip("the Spark server's PySpark has no DataSourceStreamArrowWriter (4.1+)")
     register(spark)
     table = new_table()
     query = start_feed_to_table(
@@ -133,9 +133,9 @@ def test_stream_to_table_is_exact_and_keyed_by_batch_id(spark, feed, tmp_path, a
             assert client.post(f"/v1/tables/{table}/commit", body).get("duplicate") is True
 
 
-def test_arrow_stream_writes_need_pyspark_4_1(spark, feed, tmp_path):
-    if PracticeStreamArrowWriter is not None:
-        pytest.skip("this PySpark has DataSourceStreamArrowWriter")
+def test_arrow_stream_writes_need_pyspark_4_1(spark, feed, tmp_path, worker_features):
+    if "DataSourceStreamArrowWriter" in worker_features:
+        pytest.skip("the Spark server's PySpark has DataSourceStreamArrowWriter")
     register(spark)
     with pytest.raises(Exception, match="4.1"):
         query = start_feed_to_table(spark, feed.url, new_table(), str(tmp_path), writer_options={"arrow": "true"})

@@ -38,6 +38,10 @@ class Report:
             reason = f"{type(error).__name__}: {error} (at {where.name}, line {where.lineno})"
         return self.record(requirement, not reason, reason or "")
 
+    def skip(self, requirement, why):
+        """Say a requirement does not apply here (e.g. a newer Spark feature); it is not counted."""
+        print(f"  SKIP  {requirement}: {why}", flush=True)
+
     @property
     def passed(self):
         return bool(self.results) and all(ok for _, ok, _ in self.results)
