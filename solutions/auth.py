@@ -55,12 +55,22 @@ _tokens_lock = threading.Lock()
 _said = set()  # (method, ignored options) already logged in this process
 
 
+def process_tokens():
+    """This Python process's token cache, {cache key: (token, refresh after)}, and its lock.
+
+    Reached through this function, not imported as a name: code defined in a notebook is
+    pickled by value, so a dict it names would reach every Spark task as a copy of its own.
+    """
+    return _tokens, _tokens_lock
+
+
 class AuthError(PermissionError):
     """No credential could be obtained (the provider failed, or the token endpoint said no)."""
 
 
 def resolve_method(options):
     """The auth method to use: `authMethod`, or the first in METHODS whose options are set."""
+    # BEGIN SOLUTION: options["authMethod"] unless it is "auto"; else the first that is set of serviceCredential (databricks), cloudCredential (cloud), clientId or clientSecret (oauth), apiToken (apiKey), username or password (basic); else "none"
     forced = options["authMethod"]
     if forced != "auto":
         return forced
@@ -75,6 +85,7 @@ def resolve_method(options):
     if options["username"] or options["password"]:
         return "basic"
     return "none"
+    # END SOLUTION
 
 
 def check_auth_options(options, method):
@@ -134,7 +145,9 @@ class Authenticator:
         self.token = None
 
     def __repr__(self):
+        # BEGIN SOLUTION: show the method only: never options, self.token or vars(self)
         return f"Authenticator(method={self.method})"
+        # END SOLUTION
 
     @property
     def uses_tokens(self):
@@ -168,10 +181,12 @@ class Authenticator:
         """
         if not self.uses_tokens:
             return
+        # BEGIN SOLUTION: tokens, lock = process_tokens(); under the lock look up self.cache_key(); a cached token whose refresh time (time.monotonic()) has not come goes to self.token; else token, lifetime = self._new_token(post_form), remember_secret(token), store (token, now + lifetime - min(60, 10 % of lifetime)) and set self.token
         key = self.cache_key()
         now = time.monotonic()
-        with _tokens_lock:
-            cached = _tokens.get(key)
+        tokens, lock = process_tokens()
+        with lock:
+            cached = tokens.get(key)
         if cached is not None and now < cached[1]:
             self.token = cached[0]
             return
@@ -179,29 +194,34 @@ class Authenticator:
         remember_secret(token)
         # Refresh before expiry: 60 s early, or 10 % of the lifetime for short-lived tokens.
         refresh_after = now + max(0.0, lifetime - min(60.0, lifetime * 0.1))
-        with _tokens_lock:
-            _tokens[key] = (token, refresh_after)
+        with lock:
+            tokens[key] = (token, refresh_after)
         self.token = token
         log.info("got a new access token (auth method %s, valid for %.0f s)", self.method, lifetime,
                  extra={"auth_method": self.method, "expires_in": lifetime})
+        # END SOLUTION
 
     def refresh(self):
         """After a 401: forget the cached token so the next attempt fetches a new one.
 
         True when that can help (bearer-token methods); an API key or password stays wrong.
         """
+        # BEGIN SOLUTION: False for methods without tokens (not self.uses_tokens); else drop self.cache_key() from process_tokens() (under its lock), set self.token = None and return True
         if not self.uses_tokens:
             return False
-        with _tokens_lock:
-            _tokens.pop(self.cache_key(), None)
+        tokens, lock = process_tokens()
+        with lock:
+            tokens.pop(self.cache_key(), None)
         self.token = None
         log.warning("the service refused the access token (401); fetching a new one", extra={"auth_method": self.method})
         return True
+        # END SOLUTION
 
     def _new_token(self, post_form):
         """(token, lifetime in seconds) from the method's source."""
         options = self.options
         if self.method == "oauth":
+            # BEGIN SOLUTION: post_form(token_url(options), form) with grant_type=client_credentials, client_id, client_secret and scope (when tokenScope is set); an answer without access_token is an AuthError that names the URL, never the form; return (access_token, float(expires_in or 3600))
             form = {"grant_type": "client_credentials", "client_id": options["clientId"], "client_secret": options["clientSecret"]}
             if options["tokenScope"]:
                 form["scope"] = options["tokenScope"]
@@ -209,6 +229,7 @@ class Authenticator:
             if not isinstance(answer, dict) or not answer.get("access_token"):
                 raise AuthError(f"the token endpoint {token_url(options)} answered without an access_token")
             return answer["access_token"], float(answer.get("expires_in") or 3600)
+            # END SOLUTION
         provider = self._provider()
         try:
             access = provider.get_token(options["tokenScope"])

@@ -40,8 +40,6 @@ FATAL = "fatal"  # trying again cannot help
 RETRY = "retry"  # transient, and the request was not carried out: resend anything
 RETRY_IF_IDEMPOTENT = "retry if idempotent"  # transient, but the service may have acted on it
 
-_jitter = random.SystemRandom()  # forked Python workers share `random`'s state; this one they do not
-
 
 class CircuitOpenError(RuntimeError):
     """The circuit breaker is open: the service failed too often just now, so we fail fast."""
@@ -69,11 +67,14 @@ class RetryPolicy:
 
     def delay(self, retry_number, retry_after=None):
         """Seconds to wait before retry `retry_number` (1, 2, ...): full jitter, at least Retry-After."""
+        # BEGIN SOLUTION: ceiling = min(max_delay, base_delay * 2 ** (retry_number - 1)); wait a uniform random time in [0, ceiling] (random.SystemRandom()); with retry_after, wait at least min(retry_after, max_delay)
         ceiling = min(self.max_delay, self.base_delay * 2 ** (retry_number - 1))
-        wait = _jitter.uniform(0, ceiling)
+        # SystemRandom: Spark forks its Python workers, and `random`'s state would be the same in each.
+        wait = random.SystemRandom().uniform(0, ceiling)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.max_delay))
         return wait
+        # END SOLUTION
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,11 +91,13 @@ def classify(error):
     status = getattr(error, "status", None)
     if status is not None:
         reason = f"HTTP {status}" + (f" {error.error}" if getattr(error, "error", None) else "")
+        # BEGIN SOLUTION: (RETRY, reason) for NOT_CARRIED_OUT_STATUSES (429, 503); (RETRY_IF_IDEMPOTENT, reason) for the other RETRYABLE_STATUSES (500, 502, 504); else (FATAL, reason)
         if status in NOT_CARRIED_OUT_STATUSES:
             return RETRY, reason
         if status in RETRYABLE_STATUSES:
             return RETRY_IF_IDEMPOTENT, reason
         return FATAL, reason
+        # END SOLUTION
     cause = getattr(error, "cause", None)
     if cause is None:
         return FATAL, type(error).__name__
@@ -270,6 +273,7 @@ class Retrier:
             try:
                 result = attempt()
             except Exception as error:
+                # BEGIN SOLUTION: classify(error); FATAL: tell the breaker (record_success when the service answered, i.e. error.status is set, else record_neutral) and re-raise; else record_failure (True: raise self.breaker.open_error() from error); then give up (raise gave_up(error, why)) when not may_retry(verdict, idempotent), when number > max_retries, or when self.retries >= self.policy.task_budget; else wait self.policy.delay(number, error.retry_after), count self.retries and self.seconds_waiting, self.sleep(wait) and try again
                 verdict, reason = classify(error)
                 if verdict == FATAL:
                     if getattr(error, "status", None) is not None:
@@ -298,6 +302,7 @@ class Retrier:
                 )
                 self.sleep(wait)
                 continue
+                # END SOLUTION
             except BaseException:  # GeneratorExit, KeyboardInterrupt: no verdict on the service
                 self.breaker.record_neutral()
                 raise
