@@ -11,6 +11,7 @@ file runs before anything is installed. Set COURSE_VENV to use another environme
 """
 import glob
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -117,7 +118,26 @@ def main(args):
         command = [venv_python(), "-m", "pytest"] + args[1:]
     else:
         command = [venv_python(), "-m", "workshop.cli"] + args
-    return subprocess.run(command, cwd=ROOT).returncode
+    started = time.monotonic()
+    code = subprocess.run(command, cwd=ROOT).returncode
+    if args[0] in ("test", "run"):
+        record_timing(args[0], time.monotonic() - started, code, args[1:])
+    return code
+
+
+def record_timing(name, seconds, exit_code, args):
+    """Keep the last wall time of `test` and `run` in build/timings.json for `workshop bench`."""
+    path = os.path.join(ROOT, "build", "timings.json")
+    try:
+        with open(path) as source:
+            timings = json.load(source)
+    except (OSError, ValueError):
+        timings = {}
+    timings[name] = {"seconds": round(seconds, 1), "exit_code": exit_code, "args": args,
+                     "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as out:
+        json.dump(timings, out, indent=2)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,9 @@ def measure_startup(events):
         return time.perf_counter() - started
 
 
-def start_server(events, page):
+def start_server(events, page, max_window_rows=None):
     command = [sys.executable, "-m", "workshop.service", "--port", "0", "--events", str(events),
-               "--max-page-size", str(page), "--max-window-rows", str(max(page, 20_000))]
+               "--max-page-size", str(page), "--max-window-rows", str(max_window_rows or max(page, 20_000))]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     match = re.search(r"(https?://[^\s]+:\d+)", process.stdout.readline())
     if not match:

@@ -42,12 +42,12 @@ def table_count(url, table):
 
 def start_query(spark, url, table, checkpoint, trigger, sink="practice", **reader_options):
     """feed -> table (sink "practice"), or feed -> nothing (sink "noop": the reader alone)."""
-    reader = spark.readStream.format("practice").option("url", url)
+    reader = spark.readStream.format("practice").option("url", url).option("logLevel", "WARNING")
     for name, value in reader_options.items():
         reader = reader.option(name, str(value))
     writer = reader.load().writeStream.format(sink).option("checkpointLocation", checkpoint)
     if sink == "practice":
-        writer = writer.option("url", url).option("table", table)
+        writer = writer.option("url", url).option("table", table).option("logLevel", "WARNING")
     return writer.trigger(processingTime=trigger).start()
 
 

@@ -67,6 +67,12 @@ def cmd_run(args):
     return course_run.run(args)
 
 
+def cmd_bench(args):
+    from workshop import bench
+
+    return bench.run(args)
+
+
 def cmd_build_labs(args):
     from workshop import labs
 
@@ -122,6 +128,18 @@ def build_parser():
     run.add_argument("--events", type=int, default=20_000, help="events the service holds")
     run.add_argument("--skip-labs", action="store_true", help="only the connector tour, not the lab notebooks")
     run.set_defaults(func=cmd_run)
+
+    bench = sub.add_parser("bench", help="measure every performance figure next to its reference (~10 min)")
+    bench.add_argument("--events", type=int, default=1_000_000, help="events to read (default 1000000)")
+    bench.add_argument("--rows", type=int, default=1_000_000, help="rows to write and to generate (default 1000000)")
+    bench.add_argument("--partitions", default="1,2,4,8", help="partition and client counts (default 1,2,4,8)")
+    bench.add_argument("--runs", type=int, default=3, help="measured runs per figure, after a warm-up (default 3)")
+    bench.add_argument("--rate", type=float, default=100, help="events/s appended in the latency run (default 100)")
+    bench.add_argument("--seconds", type=float, default=20, help="length of the latency run (default 20)")
+    bench.add_argument("--stream-events", type=int, default=50_000, help="events in each streaming throughput run")
+    bench.add_argument("--stream-batch", type=int, default=10_000, help="maxRecordsPerTrigger of those runs")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.set_defaults(func=cmd_bench)
 
     check = sub.add_parser("check", help="run your lab notebook and show its check")
     check.add_argument("lab", help="lab number, e.g. 03")

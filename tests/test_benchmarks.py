@@ -1,0 +1,43 @@
+"""The benchmarks measure what they say: both paths of the generated source yield the same rows."""
+import os
+import sys
+
+import pytest
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+
+
+@pytest.fixture(scope="module")
+def generated(spark):
+    sys.path.insert(0, BENCHMARKS)
+    import generated_source
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(generated_source)  # Spark's workers cannot import benchmarks/
+    spark.dataSource.register(generated_source.GeneratedDataSource)
+    yield generated_source
+    sys.path.remove(BENCHMARKS)
+
+
+@pytest.mark.parametrize("rows, partitions", [(25_003, 2), (7, 3)])
+def test_rows_and_arrow_paths_yield_the_same_rows(spark, generated, rows, partitions):
+    def read(arrow):
+        df = (spark.read.format("generated").option("rows", rows).option("numPartitions", partitions)
+              .option("arrow", arrow).load())
+        return sorted(df.groupBy("seq", "event_time", "device_id", "kind", "value", "note").count().collect())
+
+    by_rows, by_arrow = read("false"), read("true")
+    assert sum(row["count"] for row in by_rows) == rows  # partial blocks included, none lost
+    assert by_rows == by_arrow
+
+
+def test_a_figure_names_its_ratio_to_the_reference():
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        import batch
+    finally:
+        sys.path.remove(BENCHMARKS)
+    reference = batch.figure("serving limit, 2 clients", 1000, 0.5, [0.5])
+    measured = batch.figure("connector read, rows, 2 partitions", 1000, 1.0, [1.0, 1.2], reference)
+    assert measured["rows_per_s"] == 1000 and measured["ratio"] == 0.5
+    assert batch.describe(measured).endswith("0.50x serving limit, 2 clients")

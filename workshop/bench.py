@@ -1,0 +1,100 @@
+"""`workshop bench`: every performance figure of the course, each next to its reference, in one run.
+
+Runs benchmarks/batch.py (reads, Arrow vs rows, writes) and benchmarks/streaming.py (latency
+and rows/s with a batch limit), then adds the last recorded wall times of `course.py test` and
+`course.py run` (written to build/timings.json by course.py). Prints a table of figures with
+their ratios, or one JSON object with `--json`. docs/performance.md explains the figures.
+"""
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIMINGS = os.path.join(ROOT, "build", "timings.json")
+
+
+def recorded_timings():
+    """The last wall times of `course.py test` and `course.py run`, as course.py recorded them."""
+    try:
+        with open(TIMINGS) as source:
+            return json.load(source)
+    except (OSError, ValueError):
+        return {}
+
+
+def benchmark_modules():
+    folder = os.path.join(ROOT, "benchmarks")
+    if not os.path.isdir(folder):
+        raise SystemExit("workshop bench runs from a clone of the course: benchmarks/ is not next to workshop/")
+    sys.path[:0] = [ROOT, folder]
+    import batch
+    import streaming
+
+    return batch, streaming
+
+
+def run(args):
+    batch, streaming = benchmark_modules()
+    started = time.monotonic()
+    quiet = args.json
+    say = (lambda figure: None) if quiet else (lambda figure: print(batch.describe(figure), flush=True))
+    if not quiet:
+        print(f"workshop bench: {args.events:,} events, {args.rows:,} rows, median of {args.runs} runs after a "
+              "warm-up; figures print as they come", flush=True)
+    counts = [int(part) for part in args.partitions.split(",")]
+    figures = batch.measure(args.events, args.rows, counts, args.runs, say=say)
+    streaming_figures = measure_streaming(streaming, args, batch_reference(figures))
+    for figure in streaming_figures:
+        say(figure)
+    timing_figures = [
+        {"figure": f"wall time of `python3 course.py {name}`", "seconds": entry["seconds"], "when": entry["when"],
+         "exit_code": entry["exit_code"]}
+        for name, entry in sorted(recorded_timings().items())
+    ]
+    figures += streaming_figures + timing_figures
+    if quiet:
+        print(json.dumps({"figures": figures, "seconds": round(time.monotonic() - started)}, indent=2))
+        return 0
+    for figure in timing_figures:
+        print(f"{figure['figure']:58} {figure['seconds']:>10,.0f} s   (recorded {figure['when']}, exit {figure['exit_code']})")
+    if not timing_figures:
+        print("no wall times recorded yet: run `python3 course.py test` and `python3 course.py run`")
+    print(f"workshop bench took {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def batch_reference(figures):
+    """The connector's batch read at 2 partitions (row path), the streaming reader's reference."""
+    for figure in figures:
+        if figure["figure"] == "connector read, rows, 2 partitions":
+            return figure
+    return None
+
+
+def measure_streaming(streaming, args, reference):
+    from solutions.datasource import PracticeDataSource
+    from workshop.spark import get_spark
+
+    spark = get_spark(app_name="workshop-bench")
+    spark.dataSource.register(PracticeDataSource)
+    latency = streaming.measure_latency(spark, args.rate, args.seconds, "500 milliseconds")
+    figures = []
+    for name, key in (("p50", "latency_p50_s"), ("p95", "latency_p95_s")):
+        figures.append({
+            "figure": f"streaming latency {name}, {args.rate:g} events/s, trigger 500 ms", "ms": round(latency[key] * 1000),
+            "reference": "the trigger interval (500 ms)", "ratio": round(latency[key] / 0.5, 2),
+        })
+    runs = [streaming.measure_throughput(spark, args.stream_events, args.stream_batch, "full", "noop")
+            for _ in range(args.runs + 1)][1:]  # the first run warms up
+    runs.sort(key=lambda run: run["rows_per_s"])
+    middle = runs[len(runs) // 2]
+    figure = {
+        "figure": f"streaming read, maxRecordsPerTrigger {args.stream_batch}, into noop", "rows": middle["rows"],
+        "rows_per_s": middle["rows_per_s"], "runs_s": [run["seconds"] for run in runs], "batches": middle["batches"],
+    }
+    if reference:
+        figure["reference"] = reference["figure"]
+        figure["ratio"] = round(middle["rows_per_s"] / reference["rows_per_s"], 2)
+    figures.append(figure)
+    return figures
