@@ -1,0 +1,512 @@
+# Lab 10 source: production hardening: logs, metrics, validation, health probe, pushdown, performance. `workshop build-labs` makes the notebooks.
+
+# %% [markdown]
+# # Lab 10 · Production hardening: logs, metrics, validation, pushdown, performance
+#
+# **Goal:** make the connector something you can run at 3 a.m.: JSON logs that say which task
+# did what and how long a request took, never a secret; counts from every task summed on the
+# driver; options refused on the driver with an error that says what is allowed; a health probe
+# before planning; filter pushdown that is never wrong; and a first measurement of throughput.
+#
+# **Time:** 60 minutes.
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import os, sys
+
+root = os.getcwd()
+while not os.path.exists(os.path.join(root, "databricks.yml")) and os.path.dirname(root) != root:
+    root = os.path.dirname(root)
+if os.path.exists(os.path.join(root, "databricks.yml")) and root not in sys.path:
+    sys.path.insert(0, root)  # else the course's wheel, installed on the cluster, is used
+
+from workshop.notebook import start_lab
+
+lab = start_lab()
+spark = lab.spark
+
+# %% [markdown]
+# ## The picture
+#
+# ![Where each production concern lives: driver and executors](images/10_production.svg)
+#
+# A data source runs in many Python processes: the driver plans (options, health probe,
+# `pushFilters`, `partitions`) and commits; each executor task reads or writes one partition.
+# That shapes every production concern:
+#
+# - **Logs.** Each task logs in its own Python worker; Spark collects the worker's stderr per
+#   executor. Lines from many tasks interleave, so each is **one JSON object** that names its
+#   task (`partition_id`, `task_attempt`, from `TaskContext`) and its request (`latency_ms`,
+#   `status`), and a secret is replaced by `***` before the line is written. The reference
+#   connector does this in `solutions/observability.py`: option `logLevel` sets the level,
+#   option `logFile` copies the lines to a file (handy locally: driver and executors on one
+#   machine write the same file).
+# - **Metrics.** A task's counters live in its worker and die with it. For a write, the
+#   **commit message** that `write()` returns is the only way back to the driver: put the counts
+#   in it and sum them in `commit(messages)` (which gets `None` for a failed task). A reader has
+#   no commit message; it logs its counts when a partition ends.
+# - **Validation.** Options arrive as strings. Parse them once, in `DataSource.reader()` /
+#   `writer()` on the driver, so a bad value stops the query **before any task starts**, with an
+#   error naming the option, the value and what is allowed (`docs/options.md` lists them all).
+# - **Health probe.** The first thing a read asks is `GET /health`: a wrong URL, a TLS mismatch
+#   or a service that is down becomes one clear error on the driver, not a hundred task failures.
+# - **Filter pushdown** (Spark 4.1+, and on DBR 17.3, which has it): Spark offers the query's
+#   filters to `pushFilters(filters)`; the reader keeps those the service can apply and returns
+#   the rest. Spark **does not apply a kept filter again**: keep one that the service applies
+#   only approximately and the result is wrong. Spark 4.0 has no `pushFilters`; the same code runs
+#   there and simply reads more. Spark refuses a reader with `pushFilters` unless
+#   `spark.sql.python.filterPushdown.enabled=true`, and a data source cannot read Spark settings,
+#   so the reference also wants option `filterPushdown=true` before it returns such a reader.
+#
+# The reference's JSON lines, from a real read: `logLevel=DEBUG` adds one line per request.
+
+# %%
+import json
+import tempfile
+
+log_file = os.path.join(tempfile.mkdtemp(prefix="lab10-"), "connector.jsonl")
+events = (
+    spark.read.format("practice").option("url", lab.url).option("numPartitions", 2)
+    .option("start", "2026-01-01T00:00:00Z").option("end", "2026-01-01T00:00:20Z")
+    .option("logLevel", "DEBUG").option("logFile", log_file).load()
+)
+print(events.count(), "events read")
+with open(log_file) as lines:
+    entries = [json.loads(line) for line in lines]
+for entry in [e for e in entries if "partition_id" in e][:4]:
+    print({key: entry.get(key) for key in ("level", "message", "partition_id", "task_attempt", "request", "latency_ms", "rows")})
+
+# %% [markdown]
+# ## Your task 1: JSON log lines that name their task
+#
+# - `task_fields()`: inside a Spark task, `{"partition_id": ..., "task_attempt": ...,
+#   "spark_stage": ...}` from `pyspark.TaskContext.get()` (`partitionId()`, `attemptNumber()`,
+#   `stageId()`); outside a task (`TaskContext.get()` is `None`, on the driver) `{}`.
+# - `JsonFormatter.format(record)`: one JSON object, on one line, with `ts` (the record's time,
+#   `record.created`, in UTC, ISO-8601), `level`, `logger`, `message` (`record.getMessage()`),
+#   every field the call passed with `extra=` (the record's attributes that a plain `LogRecord`
+#   does not have: `self.STANDARD` lists those), and `exception` (`self.formatException(...)`)
+#   when `record.exc_info` is set. Pass the finished line through `redact()` (it replaces every
+#   secret the connector registered with `remember_secret`, and `api_key=` query values, by `***`).
+
+# %%
+import datetime
+import json
+import logging
+
+from solutions.observability import redact
+
+
+def task_fields():
+    """Where a log line comes from inside Spark; {} on the driver."""
+    # BEGIN SOLUTION: context = pyspark.TaskContext.get(); None -> {}; else partition_id (partitionId()), task_attempt (attemptNumber()), spark_stage (stageId())
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    if context is None:
+        return {}
+    return {"partition_id": context.partitionId(), "task_attempt": context.attemptNumber(), "spark_stage": context.stageId()}
+    # END SOLUTION
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts (UTC), level, logger, message, the extra fields, redacted."""
+
+    # Attributes every LogRecord has; any other attribute came from `extra=`.
+    STANDARD = set(vars(logging.LogRecord("x", logging.INFO, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+
+    def format(self, record):
+        # BEGIN SOLUTION: a dict with ts (datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat()), level (record.levelname), logger (record.name), message (record.getMessage()), the extra fields (vars(record) minus self.STANDARD), exception when record.exc_info; return redact(json.dumps(entry, default=str))
+        entry = {
+            "ts": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in self.STANDARD and not name.startswith("_"):
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, default=str))
+        # END SOLUTION
+
+
+# %% [markdown]
+# Your formatter on one line, with a secret in it, and inside Spark tasks:
+
+# %%
+from pyspark.sql.functions import spark_partition_id, udf
+
+from solutions.observability import remember_secret
+
+demo = logging.getLogger("lab10.demo")
+demo.propagate = False
+handler = logging.StreamHandler(sys.stdout)
+handler.setFormatter(JsonFormatter())
+demo.handlers[:] = [handler]
+demo.setLevel(logging.INFO)
+remember_secret("s3cret-token-of-lab10")
+demo.warning("token %s was refused", "s3cret-token-of-lab10", extra={"latency_ms": 41.7, **task_fields()})
+
+
+@udf("string")
+def line_from_a_task(value):
+    import io
+
+    stream = io.StringIO()
+    task_log = logging.getLogger("lab10.task")
+    task_log.handlers[:] = [logging.StreamHandler(stream)]
+    task_log.handlers[0].setFormatter(JsonFormatter())
+    task_log.propagate = False
+    task_log.warning("row %s", value, extra=task_fields())
+    return stream.getvalue().strip()
+
+
+for row in spark.range(0, 3, 1, 3).select(line_from_a_task("id").alias("line")).collect():
+    print(row.line)
+
+# %% [markdown]
+# ## Your task 2: metrics in commit messages, summed on the driver
+#
+# - `metered_message(partition_id, rows, client)` (executors, at the end of `write`): the task's
+#   `PracticeCommitMessage` with `rows`, and from `client.metrics()` the `requests`, `retries`,
+#   `seconds` and `bytes` (the client's `bytes_sent`). Counting is not enough: only what is in
+#   the message reaches the driver.
+# - `sum_task_metrics(messages)` (driver, in `commit`/`abort`): a dict with `tasks` (messages
+#   that are not `None`) and the sums of `rows`, `bytes`, `requests`, `retries` and `seconds`
+#   (round seconds to milliseconds). Spark passes `None` for each failed task.
+#
+# The writer below (given, from the check module) posts rows and calls your two functions; its
+# `commit` logs the totals as one JSON line with `"event": "write committed"`.
+
+# %%
+from solutions.writer import PracticeCommitMessage
+
+
+def metered_message(partition_id, rows, client):
+    """The commit message of one write task: its rows and its client's counts."""
+    # BEGIN SOLUTION: counts = client.metrics(); return PracticeCommitMessage(partition_id=..., rows=..., bytes=counts["bytes_sent"], requests=..., retries=..., seconds=...)
+    counts = client.metrics()
+    return PracticeCommitMessage(
+        partition_id=partition_id, rows=rows, bytes=counts["bytes_sent"], requests=counts["requests"],
+        retries=counts["retries"], seconds=counts["seconds"],
+    )
+    # END SOLUTION
+
+
+def sum_task_metrics(messages):
+    """{"tasks", "rows", "bytes", "requests", "retries", "seconds"} over the messages; None skipped."""
+    # BEGIN SOLUTION: start every total at 0; for each message that is not None add 1 to tasks and its rows, bytes, requests, retries, seconds; round seconds to 3 places
+    totals = {"tasks": 0, "rows": 0, "bytes": 0, "requests": 0, "retries": 0, "seconds": 0.0}
+    for message in messages:
+        if message is None:
+            continue
+        totals["tasks"] += 1
+        for name in ("rows", "bytes", "requests", "retries", "seconds"):
+            totals[name] += getattr(message, name) or 0
+    totals["seconds"] = round(totals["seconds"], 3)
+    return totals
+    # END SOLUTION
+
+
+# %% [markdown]
+# ## Your task 3: refuse bad options, clearly
+#
+# `parse_value(option, text)` turns one option's string into its type. `option` is an entry of
+# the reference's table (`solutions.options.OPTIONS`): `option.name`, `option.kind`,
+# `option.allowed` (for a choice), `option.minimum` (for an int). Handle:
+#
+# - `boolean`: `true` or `false` in any case and with spaces around (never `bool(text)`:
+#   `bool("false")` is `True`);
+# - `int`: a whole number, at least `option.minimum` when there is one;
+# - `choice`: one of `option.allowed`, any case; return the allowed spelling;
+# - anything else (`string`, `duration`, `timestamp`): `PARSERS[option.kind](option, text)`.
+#
+# A bad value raises `OptionError` (a `ValueError`) saying `option <name>=<value> is not valid:
+# expected <what is allowed>`, e.g. `expected true or false`, `expected a whole number of at least
+# 1`, `expected one of events, entities, kv`.
+
+# %%
+from solutions.options import PARSERS, OptionError
+
+
+def parse_value(option, text):
+    """The typed value of `text` for `option`, or OptionError naming the option, value and what is allowed."""
+    # BEGIN SOLUTION: boolean: "true"/"false" (strip, lower) else OptionError(... expected true or false); int: int(text) else error, and at least option.minimum; choice: match option.allowed case-insensitively, else error listing them; other kinds: PARSERS[option.kind](option, text)
+    def bad(allowed):
+        return OptionError(f"option {option.name}={text!r} is not valid: expected {allowed}")
+
+    if option.kind == "boolean":
+        word = text.strip().lower()
+        if word in ("true", "false"):
+            return word == "true"
+        raise bad("true or false")
+    if option.kind == "int":
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise bad("a whole number") from None
+        if option.minimum is not None and value < option.minimum:
+            raise bad(f"a whole number of at least {option.minimum}")
+        return value
+    if option.kind == "choice":
+        for allowed in option.allowed:
+            if text.strip().lower() == allowed.lower():
+                return allowed
+        raise bad("one of " + ", ".join(option.allowed))
+    return PARSERS[option.kind](option, text)
+    # END SOLUTION
+
+
+# %% [markdown]
+# ## Your task 4: push down only what the service applies exactly
+#
+# `Lab10PushdownReader.pushFilters(filters)` (driver, Spark 4.1+) gets Spark's filters
+# (`EqualTo`, `In`, `GreaterThan`, `StringStartsWith`, `Not`, ... from `pyspark.sql.datasource`;
+# each has `attribute`, a tuple with the column path, and most a `value`). Keep `EqualTo` and `In`
+# on `device_id` and `kind` when `service_matches_exactly(column, value)` holds for every value,
+# and narrow the read: `self.device_ids` / `self.kinds` (None means "any"; a second filter on the
+# same column intersects the sets). Return every other filter: Spark applies those. The reference
+# (`PracticePushdownReader` in `solutions/reader.py`) also pushes `event_time` and `id` ranges.
+
+# %%
+from solutions.reader import PracticeBatchReader
+
+
+def service_matches_exactly(column, value):
+    """True when the service's device_id/kind parameter means exactly `column = value`.
+
+    The service splits the parameter at commas and strips spaces: kind = 'view,click' sent
+    as kind=view,click would return views and clicks, so such a value stays with Spark.
+    """
+    if column == "device_id":
+        return type(value) is int
+    return type(value) is str and value != "" and value == value.strip() and "," not in value
+
+
+class Lab10PushdownReader(PracticeBatchReader):
+    """The reference batch reader plus your pushFilters (events: device_id and kind)."""
+
+    def pushFilters(self, filters):
+        from pyspark.sql.datasource import EqualTo, In  # Spark 4.1+, like pushFilters itself
+
+        # BEGIN SOLUTION: for each filter: EqualTo/In on ("device_id",) or ("kind",) whose values all pass service_matches_exactly -> narrow self.device_ids / self.kinds (intersect with what is there); every other filter goes into the list you return
+        unsupported = []
+        for condition in filters:
+            path = getattr(condition, "attribute", ())
+            column = path[0] if len(path) == 1 else None
+            if self.resource == "events" and column in ("device_id", "kind") and isinstance(condition, (EqualTo, In)):
+                values = set(condition.value) if isinstance(condition, In) else {condition.value}
+                if all(service_matches_exactly(column, value) for value in values):
+                    if column == "device_id":
+                        self.device_ids = values if self.device_ids is None else self.device_ids & values
+                    else:
+                        self.kinds = values if self.kinds is None else self.kinds & values
+                    continue
+            unsupported.append(condition)
+        return unsupported
+        # END SOLUTION
+
+
+# %% [markdown]
+# ## Your connector on Spark
+#
+# A data source with your pieces: options through your `parse_value`, the metered writer, and
+# your pushdown reader when option `filterPushdown` is true on a Spark that has `pushFilters`.
+
+# %%
+from pyspark.sql.datasource import DataSourceReader
+
+from solutions.datasource import PracticeDataSource
+from solutions.options import BY_LOWER_NAME, DEFAULT_PARTITIONING, OPTIONS, Options
+
+# %include workshop.checks.lab10:metered_writer
+
+HAS_PUSHDOWN = hasattr(DataSourceReader, "pushFilters")  # feature detection, not a version number
+MeteredWriter = metered_writer(metered_message, sum_task_metrics)
+
+
+class Lab10DataSource(PracticeDataSource):
+    @classmethod
+    def name(cls):
+        return "practice_lab10"
+
+    def parsed_options(self):
+        values = {option.name: option.default for option in OPTIONS}
+        for key, text in self.options.items():
+            option = BY_LOWER_NAME.get(key.lower())
+            if option is not None:
+                values[option.name] = parse_value(option, text)
+        if values["partitioning"] is None:
+            values["partitioning"] = DEFAULT_PARTITIONING[values["resource"]]
+        return Options(values)
+
+    def reader(self, schema):
+        options = self.parsed_options()
+        if options["filterPushdown"] and HAS_PUSHDOWN:
+            return Lab10PushdownReader(options, schema)
+        return PracticeBatchReader(options, schema)
+
+    def writer(self, schema, overwrite):
+        return MeteredWriter(self.parsed_options(), schema, overwrite)
+
+
+spark.dataSource.register(Lab10DataSource)
+
+# %% [markdown]
+# **Metrics.** Write a minute of events in 3 partitions and read the commit's line from the log
+# file: the sums of what the three tasks reported.
+
+# %%
+import requests
+
+log_file = os.path.join(tempfile.mkdtemp(prefix="lab10-"), "connector.jsonl")
+minute = (
+    spark.read.format("practice").option("url", lab.url).option("start", "2026-01-01T00:00:00Z")
+    .option("end", "2026-01-01T00:01:00Z").option("logLevel", "WARNING").load().repartition(3)
+)
+(
+    minute.write.format("practice_lab10").option("url", lab.url).option("table", "lab10_metered")
+    .option("writeProtocol", "idempotent").option("idempotencyKey", f"lab10-{os.getpid()}")
+    .option("batchSize", 500).option("logFile", log_file).mode("append").save()
+)
+with open(log_file) as lines:
+    committed = [json.loads(line) for line in lines if '"write committed"' in line]
+print({key: committed[-1][key] for key in ("tasks", "rows", "requests", "retries", "bytes", "seconds")})
+print(requests.get(f"{lab.url}/v1/tables/lab10_metered", timeout=10).json()["count"], "rows in the table")
+
+# %% [markdown]
+# **Validation and the health probe.** Each of these stops on the driver, before any task, with
+# one line that says what to fix: your `parse_value` for the options, the reference's probe for
+# the URL (a closed port, a URL with a path, a server that is not the practice service).
+
+# %%
+from workshop.checks import spark_error_text
+
+attempts = {
+    "numPartitions=0": {"numPartitions": "0"},
+    "gzip=yes": {"gzip": "yes"},
+    "resource=orders": {"resource": "orders"},
+    "a closed port": {"url": "http://127.0.0.1:9"},
+    "a URL with a path": {"url": lab.url + "/v1/events"},
+}
+for what, options in attempts.items():
+    reader = spark.read.format("practice_lab10").option("url", lab.url)
+    for key, value in options.items():
+        reader = reader.option(key, value)
+    try:
+        reader.load().collect()
+        print(f"{what:>18}: no error?!")
+    except Exception as error:
+        print(f"{what:>18}: {spark_error_text(error)[:200]}")
+
+# %% [markdown]
+# **Filter pushdown.** With pushdown the service sends only the matching events; the log lines
+# of the read tasks count the rows that crossed the network. On Spark 4.0 this cell says why it
+# is skipped.
+
+# %%
+from pyspark.sql.functions import col
+
+
+def rows_sent(log_path):
+    """Rows the read tasks received from the service, from their 'read partition ... finished' lines."""
+    with open(log_path) as lines:
+        return sum(json.loads(line).get("rows", 0) for line in lines if "read partition" in line)
+
+
+def clicks_of_three_devices(pushdown):
+    path = os.path.join(tempfile.mkdtemp(prefix="lab10-"), "read.jsonl")
+    frame = (
+        spark.read.format("practice_lab10").option("url", lab.url).option("start", "2026-01-01T00:00:00Z")
+        .option("end", "2026-01-01T00:05:00Z").option("filterPushdown", str(pushdown).lower())
+        .option("logFile", path).load()
+    )
+    matching = frame.filter((col("kind") == "click") & col("device_id").isin(3, 5, 8) & (col("value") > 50)).count()
+    return matching, rows_sent(path)
+
+
+if not HAS_PUSHDOWN:
+    print("skipped: this PySpark has no DataSourceReader.pushFilters; filter pushdown needs Spark 4.1+ "
+          "(Spark filters every row itself here, which is always correct)")
+else:
+    spark.conf.set("spark.sql.python.filterPushdown.enabled", "true")
+    try:
+        for pushdown in (False, True):
+            matching, sent = clicks_of_three_devices(pushdown)
+            print(f"filterPushdown={str(pushdown).lower():5}: {matching} matching rows, {sent} rows sent by the service")
+    finally:
+        spark.conf.set("spark.sql.python.filterPushdown.enabled", "false")
+
+# %% [markdown]
+# ## Performance, measured live
+#
+# Throughput of full reads of five minutes of events (about 30,000 rows): one, two and four
+# partitions, with the row path (`read` yields tuples that Spark converts) and the Arrow path
+# (option `arrow=true`: `read` yields `pyarrow.RecordBatch`es). Each read goes to the `noop` sink,
+# so nothing is collected to the driver; the best of two runs counts.
+
+# %%
+import time
+
+# %include workshop.checks.lab10:measure_reads
+
+# %include workshop.checks.lab10:plot_throughput
+
+
+# %%
+results = measure_reads(spark, lab.url, "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z")
+plot_throughput(results, f"Lab 10: full reads, Spark {spark.version}, this machine")
+
+# %% [markdown]
+# What it shows: Arrow hands Spark columns instead of one Python tuple per row, so per row the
+# Arrow path does less work in the Python worker; more partitions help only while there are free
+# cores (a laptop or a 2-core runner flattens out at 2) and while the service keeps up. On small
+# data the fixed cost of starting tasks dominates, so take the bars as a shape, not as figures.
+# Real figures come from `workshop bench`, which reads far more data, repeats each measurement and
+# prints a table; `docs/performance.md` explains the settings and what to tune (`numPartitions`,
+# `pageSize`, `arrow`, `gzip`).
+
+# %% [markdown]
+# ## Check
+#
+# The check formats lines with your formatter (fields, UTC time, one line with a traceback, no
+# secret) and inside Spark tasks (the right partition id); calls your metrics functions and writes
+# on Spark with them, reading the commit's line back from the log file; calls `parse_value` with
+# good and bad values and reads on Spark with a bad one; and on Spark 4.1+ calls your
+# `pushFilters` and reads with pushdown on, comparing the rows with ground truth.
+
+# %%
+from workshop.checks import check_lab
+
+check_lab(
+    "10", JsonFormatter=JsonFormatter, task_fields=task_fields, metered_message=metered_message,
+    sum_task_metrics=sum_task_metrics, parse_value=parse_value, PushdownReader=Lab10PushdownReader, url=lab.url,
+)
+
+# %% [markdown]
+# ## Stretch
+#
+# - Start the service with faults (`lab.service.set_faults(rate=0.2)`), read with `logLevel=DEBUG`
+#   and `logFile`, and find the retried requests: which fields tell you the attempt and the wait?
+# - Make the reader's end-of-partition line (`solutions/reader.py`, `_end_of_partition`) carry
+#   `rows_per_s`. Where would you send these lines in production (a log collector reading the
+#   executors' stderr, the cluster's log delivery)?
+# - Push `event_time` ranges too: `GreaterThan(("event_time",), t)` means `>= t + 1 µs` for the
+#   service's half-open windows (the reference's `_range_bounds`). Check the rows against ground truth.
+# - Run `workshop bench` and compare its table with the plot above.
+#
+# ## Recap
+#
+# - Log JSON, one object per line, with the task (`partition_id`, `task_attempt`) and the request
+#   (`latency_ms`); redact secrets in the formatter, where no line can escape it.
+# - Counts travel to the driver only inside commit messages; `commit` sums them (`None` is a
+#   failed task) and logs one line per write.
+# - Parse options once, on the driver; an error names the option, the value and what is allowed.
+# - Probe `/health` before planning: one clear error instead of many failed tasks.
+# - `pushFilters` (Spark 4.1+, `spark.sql.python.filterPushdown.enabled=true`) keeps only what the
+#   service applies exactly: Spark never re-checks a kept filter. Feature-detect it; 4.0 reads more.
+# - Measure before tuning: partitions and the Arrow path, with real figures from `workshop bench`.
