@@ -39,20 +39,43 @@ PAGE = 10_000  # the service's largest page; the connector and the raw clients b
 WRITE_BATCH = 5_000
 
 
-def median_seconds(action, runs):
-    """Run `action` once to warm up, then `runs` times; the median and every run's seconds."""
-    action()
+def cpu_jiffies():
+    """(busy, total) CPU time of all cores so far, from /proc/stat (Linux), or None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # idle and iowait are not busy
+
+
+def busy_fraction(before, after):
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 2)
+
+
+def median_seconds(action, runs, warm_up=True):
+    """Run `action` once to warm up (starts Spark's Python workers), then `runs` times.
+
+    Returns the median seconds, every run's seconds, and how busy the CPUs were meanwhile
+    (1.0: every core busy the whole time, so the figure is bound by this machine's CPUs).
+    """
+    if warm_up:
+        action()
     seconds = []
+    before = cpu_jiffies()
     for _ in range(runs):
         started = time.perf_counter()
         action()
         seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), seconds
+    return statistics.median(seconds), seconds, busy_fraction(before, cpu_jiffies())
 
 
-def figure(name, rows, median, seconds, reference=None, **extra):
+def figure(name, rows, median, seconds, cpu_busy, reference=None, **extra):
     rate = rows / median
-    result = {"figure": name, "rows": rows, "rows_per_s": round(rate), "runs_s": [round(s, 2) for s in seconds]}
+    result = {"figure": name, "rows": rows, "rows_per_s": round(rate), "runs_s": [round(s, 2) for s in seconds],
+              "cpu_busy": cpu_busy}
     if reference:
         result["reference"] = reference["figure"]
         result["ratio"] = round(rate / reference["rows_per_s"], 2)
@@ -74,10 +97,12 @@ def serving_limit(url, clients, runs, use_gzip):
     """Raw clients, one per window, draining all events page by page: rows/s."""
     work = [[f"/v1/events?{urllib.parse.urlencode({'start': a, 'end': b, 'limit': PAGE})}"]
             for a, b in time_windows(url, clients)]
-    outcomes = [serving.run_once(url, work, use_gzip) for _ in range(runs + 1)][1:]  # first: warm-up
+    serving.run_once(url, work, use_gzip)  # warm-up
+    before = cpu_jiffies()
+    outcomes = [serving.run_once(url, work, use_gzip) for _ in range(runs)]
     seconds = [o["seconds"] for o in outcomes]
     return figure(f"serving limit, {clients} client{'s' if clients > 1 else ''}", outcomes[0]["rows"],
-                  statistics.median(seconds), seconds)
+                  statistics.median(seconds), seconds, busy_fraction(before, cpu_jiffies()))
 
 
 def connector_read(spark, url, partitions, arrow, use_gzip):
@@ -117,19 +142,21 @@ def read_figures(spark, url, events, partition_counts, runs, use_gzip, say):
     best_limit = max(limits.values(), key=lambda f: f["rows_per_s"])
     for arrow in (False, True):
         for count in partition_counts:
-            median, seconds = median_seconds(connector_read(spark, url, count, arrow, use_gzip), runs)
+            first = not figures[len(limits):]  # one warm-up before the first read is enough
+            median, seconds, busy = median_seconds(connector_read(spark, url, count, arrow, use_gzip), runs, first)
             path = "Arrow" if arrow else "rows"
             figures.append(figure(f"connector read, {path}, {count} partition{'s' if count > 1 else ''}", events,
-                                  median, seconds, best_limit, same_concurrency_ratio=round(
+                                  median, seconds, busy, best_limit, same_concurrency_ratio=round(
                                       events / median / limits[count]["rows_per_s"], 2)))
             say(figures[-1])
     directory = tempfile.mkdtemp(prefix="events-json-")
     try:
         dumped = dump_events(url, directory)
         ddl = serving.get_json(url + "/v1/schema/events")["ddl"]
-        median, seconds = median_seconds(
+        median, seconds, busy = median_seconds(
             lambda: spark.read.schema(ddl).json(directory).write.format("noop").mode("overwrite").save(), runs)
-        figures.append(figure("spark.read.json over the same events in local files", dumped, median, seconds, best_limit))
+        figures.append(figure("spark.read.json over the same events in local files", dumped, median, seconds, busy,
+                              best_limit))
         say(figures[-1])
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -148,10 +175,10 @@ def generated_figures(spark, rows, runs, say):
         def read():
             (spark.read.format("generated").option("rows", rows).option("numPartitions", 2)
              .option("arrow", str(arrow).lower()).load().write.format("noop").mode("overwrite").save())
-        median, seconds = median_seconds(read, runs)
+        median, seconds, busy = median_seconds(read, runs)
         reference = figures[0] if arrow else None
         figures.append(figure(f"generated source (no I/O), {'Arrow' if arrow else 'rows'}, 2 partitions", rows,
-                              median, seconds, reference))
+                              median, seconds, busy, reference))
         say(figures[-1])
     return figures
 
@@ -215,10 +242,12 @@ def write_figures(spark, url, rows, runs, say):
     fields = [{"name": f.name, "type": f.dataType.simpleString(), "nullable": f.nullable} for f in source.schema.fields]
     figures = []
     for clients in (2,):
-        timings = [raw_ingest(url, fields, rows, clients) for _ in range(runs + 1)][1:]
+        raw_ingest(url, fields, rows, clients)  # warm-up
+        before = cpu_jiffies()
+        timings = [raw_ingest(url, fields, rows, clients) for _ in range(runs)]
         seconds = [s for s, _ in timings]
         figures.append(figure(f"raw bulk-ingest clients, {clients}, {WRITE_BATCH} rows per request", timings[0][1],
-                              statistics.median(seconds), seconds))
+                              statistics.median(seconds), seconds, busy_fraction(before, cpu_jiffies())))
         say(figures[-1])
     reference = figures[0]
     for arrow in (False, True):
@@ -228,9 +257,9 @@ def write_figures(spark, url, rows, runs, say):
              .option("batchSize", WRITE_BATCH).option("arrow", str(arrow).lower()).mode("append").save())
             request("DELETE", f"{url}/v1/tables/{table}")  # keeps the service's memory flat
 
-        median, seconds = median_seconds(write, runs)
+        median, seconds, busy = median_seconds(write, runs)
         figures.append(figure(f"connector write, {'Arrow' if arrow else 'rows'} writer, 2 partitions", rows, median,
-                              seconds, reference))
+                              seconds, busy, reference))
         say(figures[-1])
     source.unpersist()
     return figures
@@ -239,13 +268,15 @@ def write_figures(spark, url, rows, runs, say):
 def describe(result):
     """One line: the figure, its value, and its ratio to the reference."""
     value = f"{result['rows_per_s']:>10,} rows/s" if "rows_per_s" in result else f"{result['ms']:>10,} ms    "
-    text = f"{result['figure']:58} {value}"
+    busy = f"cpu {result['cpu_busy']:4.0%}" if result.get("cpu_busy") is not None else " " * 8
+    text = f"{result['figure']:58} {value}  {busy}"
     if "ratio" in result:
         text += f"  {result['ratio']:5.2f}x {result['reference']}"
     return text
 
 
-def measure(events, rows, partition_counts, runs, use_gzip=False, parts=("read", "generated", "write"), say=print):
+def measure(events, rows, partition_counts, runs, use_gzip=False, parts=("read", "generated", "write"), say=print,
+            generated_rows=None):
     """All batch figures (a list of dicts); `say` is called with each as it is measured."""
     import pyspark
 
@@ -262,7 +293,7 @@ def measure(events, rows, partition_counts, runs, use_gzip=False, parts=("read",
         if "read" in parts:
             figures += read_figures(spark, url, events, partition_counts, runs, use_gzip, say)
         if "generated" in parts:
-            figures += generated_figures(spark, rows, runs, say)
+            figures += generated_figures(spark, generated_rows or rows, runs, say)
         if "write" in parts:
             figures += write_figures(spark, url, rows, runs, say)
     finally:

@@ -37,7 +37,7 @@ def test_a_figure_names_its_ratio_to_the_reference():
         import batch
     finally:
         sys.path.remove(BENCHMARKS)
-    reference = batch.figure("serving limit, 2 clients", 1000, 0.5, [0.5])
-    measured = batch.figure("connector read, rows, 2 partitions", 1000, 1.0, [1.0, 1.2], reference)
+    reference = batch.figure("serving limit, 2 clients", 1000, 0.5, [0.5], 0.9)
+    measured = batch.figure("connector read, rows, 2 partitions", 1000, 1.0, [1.0, 1.2], 0.95, reference)
     assert measured["rows_per_s"] == 1000 and measured["ratio"] == 0.5
     assert batch.describe(measured).endswith("0.50x serving limit, 2 clients")

@@ -1,7 +1,8 @@
 """`workshop bench`: every performance figure of the course, each next to its reference, in one run.
 
 Runs benchmarks/batch.py (reads, Arrow vs rows, writes) and benchmarks/streaming.py (latency
-and rows/s with a batch limit), then adds the last recorded wall times of `course.py test` and
+and rows/s with a batch limit) at sizes that fit in about ten minutes on two cores (run
+`python benchmarks/batch.py` for the 1M-event reads and 1M-row writes), then adds the last recorded wall times of `course.py test` and
 `course.py run` (written to build/timings.json by course.py). Prints a table of figures with
 their ratios, or one JSON object with `--json`. docs/performance.md explains the figures.
 """
@@ -40,10 +41,10 @@ def run(args):
     quiet = args.json
     say = (lambda figure: None) if quiet else (lambda figure: print(batch.describe(figure), flush=True))
     if not quiet:
-        print(f"workshop bench: {args.events:,} events, {args.rows:,} rows, median of {args.runs} runs after a "
-              "warm-up; figures print as they come", flush=True)
+        print(f"workshop bench: reads of {args.events:,} events, writes of {args.rows:,} rows, median of {args.runs} "
+              "runs after a warm-up; figures print as they come (cpu: how busy all cores were)", flush=True)
     counts = [int(part) for part in args.partitions.split(",")]
-    figures = batch.measure(args.events, args.rows, counts, args.runs, say=say)
+    figures = batch.measure(args.events, args.rows, counts, args.runs, say=say, generated_rows=args.generated_rows)
     streaming_figures = measure_streaming(streaming, args, batch_reference(figures))
     for figure in streaming_figures:
         say(figure)
