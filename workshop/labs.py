@@ -8,6 +8,8 @@ that Jupyter, VS Code and Databricks understand: cells start with `# %%` (code) 
   function or class from the reference connector, so the notebook shows the real code;
   `# %include solutions.reader:PracticeBatchReader.read` inserts one method, at the indent of
   the directive (so a lab can override just that method in a subclass).
+- `# %setup` becomes the lines every lab's first cell starts with (SETUP_LINES): find the
+  course folder and put it on `sys.path` before the kit is imported.
 - A region between `# BEGIN SOLUTION: <hint>` and `# END SOLUTION` is the answer: the
   solution notebook keeps it, the learner notebook gets `raise NotImplementedError(<hint>)`.
 
@@ -34,6 +36,22 @@ INCLUDE = re.compile(r"^(\s*)# %include ([\w.]+):([\w.]+)\s*$")
 BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION(?::\s*(.*))?$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 IMAGE = re.compile(r"!\[([^\]]*)\]\((images/[\w.-]+\.(svg|png))\)")
+
+
+SETUP = re.compile(r"^# %setup\s*$")
+# Before the kit can be imported: find the course folder (a bundle or a clone has
+# databricks.yml at its root) and put it on sys.path; on a cluster without it, the installed
+# wheel is used.
+SETUP_LINES = [
+    "import os, sys",
+    "",
+    "root = os.getcwd()",
+    'while not os.path.exists(os.path.join(root, "databricks.yml")) and os.path.dirname(root) != root:',
+    "    root = os.path.dirname(root)",
+    'if os.path.exists(os.path.join(root, "databricks.yml")) and root not in sys.path:',
+    "    sys.path.insert(0, root)  # else the course's wheel, installed on the cluster, is used",
+    "",
+]
 
 
 def lab_sources():
@@ -97,7 +115,9 @@ def expand_includes(lines):
     out = []
     for line in lines:
         match = INCLUDE.match(line)
-        if match:
+        if SETUP.match(line):
+            out.extend(SETUP_LINES)
+        elif match:
             indent, module, name = match.groups()
             out.extend(indent + source_line if source_line else "" for source_line in object_source(module, name))
         else:

@@ -13,14 +13,7 @@
 # ## Setup
 
 # %%
-import os, sys
-
-root = os.getcwd()
-while not os.path.exists(os.path.join(root, "databricks.yml")) and os.path.dirname(root) != root:
-    root = os.path.dirname(root)
-if os.path.exists(os.path.join(root, "databricks.yml")) and root not in sys.path:
-    sys.path.insert(0, root)  # else the course's wheel, installed on the cluster, is used
-
+# %setup
 from workshop.notebook import start_lab
 
 lab = start_lab()
