@@ -46,25 +46,9 @@ def client_with(authenticator_class):
 
 def data_source_with(authenticator_class, name="practice_lab08"):
     """A data source whose reader's clients (planning and every task) use `authenticator_class`."""
-    from solutions.datasource import PracticeDataSource
-    from solutions.reader import PracticeBatchReader
+    from workshop.checks import source_with_client
 
-    client_class = client_with(authenticator_class)
-
-    class CheckedReader(PracticeBatchReader):
-        def client(self):
-            self._task_client = client_class(self.options)  # the reader reports this client's metrics
-            return self._task_client
-
-    class CheckedSource(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return name
-
-        def reader(self, schema):
-            return CheckedReader(self.parsed_options(), schema)
-
-    return CheckedSource
+    return source_with_client(client_with(authenticator_class), name)
 
 
 def tokens_issued(service):

@@ -48,25 +48,9 @@ def client_with(policy_class, retrier_class):
 
 def data_source_with(policy_class, retrier_class, name="practice_lab09"):
     """A data source whose reader's clients (planning and every task) retry with the given classes."""
-    from solutions.datasource import PracticeDataSource
-    from solutions.reader import PracticeBatchReader
+    from workshop.checks import source_with_client
 
-    client_class = client_with(policy_class, retrier_class)
-
-    class CheckedReader(PracticeBatchReader):
-        def client(self):
-            self._task_client = client_class(self.options)  # the reader reports this client's metrics
-            return self._task_client
-
-    class CheckedSource(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return name
-
-        def reader(self, schema):
-            return CheckedReader(self.parsed_options(), schema)
-
-    return CheckedSource
+    return source_with_client(client_with(policy_class, retrier_class), name)
 
 
 class StopChecking(BaseException):
