@@ -56,3 +56,14 @@ def test_doctor_fails_clearly_without_java(tmp_path):
 def test_commands_have_help(command):
     result = subprocess.run([sys.executable, "-m", "workshop.cli"] + command, capture_output=True, text=True)
     assert result.returncode == 0 and "usage: workshop" in result.stdout
+
+
+def test_workshop_run_sends_child_processes_stderr_to_its_log(tmp_path, capfd):
+    from workshop.course_run import stderr_to
+
+    log = tmp_path / "build" / "run.log"
+    with stderr_to(str(log)):
+        subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('from a kernel\\n')"], check=True)
+    subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('after the run\\n')"], check=True)
+    assert log.read_text() == "from a kernel\n"
+    assert "after the run" in capfd.readouterr().err  # stderr is back where it was

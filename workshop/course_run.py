@@ -1,4 +1,7 @@
 """`workshop run`: the course end to end on this machine, with progress and a summary table."""
+import contextlib
+import os
+import sys
 import time
 
 # The connector's JSON logs are for operators; the run's own progress lines say enough here.
@@ -73,20 +76,39 @@ def progress_bar(done, total, width=24):
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
 
 
+@contextlib.contextmanager
+def stderr_to(path):
+    """Send this process's stderr to `path`, and so that of the kernels and Spark it starts."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def run_solution_notebooks():
     """Every solution notebook, top to bottom, each in its own kernel; a row per lab."""
-    import os
-
     from workshop import labs
     from workshop.run_notebooks import execute
 
     sources = labs.lab_sources()
+    log_path = os.path.join(labs.ROOT, "build", "workshop-run.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    open(log_path, "w").close()
+    print(f"the kernels' and Spark's logs go to {os.path.relpath(log_path)}", flush=True)
     rows = []
     for done, source in enumerate(sources):
         lab = os.path.basename(source)[:-3]
         print(f"{progress_bar(done, len(sources))} running lab {lab} ...", flush=True)
         _, solution = list(labs.targets(source))
-        result = execute(solution)
+        with stderr_to(log_path):
+            result = execute(solution)
         passed = result.ok and "all requirements met" in result.output
         detail = "check passed" if passed else (result.error or "the check did not pass")
         rows.append((f"lab {lab}", "ok" if passed else "FAILED", result.seconds, detail))
