@@ -1,7 +1,12 @@
 """Every solution notebook runs top to bottom; every learner notebook runs up to its first TODO.
 
 Each notebook runs in its own Jupyter kernel with its own Spark session, as a learner's would.
+The selected notebooks run two at a time (WORKSHOP_NOTEBOOK_WORKERS), in processes of their
+own: a kernel spends much of its time waiting (Spark starting, streaming triggers), so two
+kernels share two cores well. Each test then judges its notebook's run.
 """
+import concurrent.futures
+import multiprocessing
 import os
 
 import pytest
@@ -10,20 +15,39 @@ from workshop import labs
 from workshop.run_notebooks import execute
 
 LABS = [os.path.basename(path)[:2] for path in labs.lab_sources()]
+WORKERS = int(os.environ.get("WORKSHOP_NOTEBOOK_WORKERS", "2"))
+
+
+def notebook_of(test_name, lab):
+    learner, solution = list(labs.targets(labs.source_path(lab)))
+    return (solution, False) if test_name == "test_solution_notebook_runs_end_to_end" else (learner, True)
+
+
+@pytest.fixture(scope="module")
+def notebook_runs(request):
+    """Start every notebook this session selected; {(path, until_todo): future of its run}."""
+    selected = [
+        notebook_of(item.originalname, item.callspec.params["lab"])
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec")
+    ]
+    # spawn, not fork: this process may hold a Spark session and its threads.
+    pool = concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
+    runs = {notebook: pool.submit(execute, notebook[0], until_todo=notebook[1]) for notebook in selected}
+    yield runs
+    pool.shutdown(cancel_futures=True)
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("lab", LABS)
-def test_solution_notebook_runs_end_to_end(lab):
-    _, solution = list(labs.targets(labs.source_path(lab)))
-    run = execute(solution)
+def test_solution_notebook_runs_end_to_end(lab, notebook_runs):
+    run = notebook_runs[notebook_of("test_solution_notebook_runs_end_to_end", lab)].result()
     assert run.ok, f"{run.error}\n--- output ---\n{run.output[-3000:]}"
     assert "all requirements met" in run.output, run.output[-3000:]
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("lab", LABS)
-def test_learner_notebook_runs_up_to_its_first_todo(lab):
-    learner, _ = list(labs.targets(labs.source_path(lab)))
-    run = execute(learner, until_todo=True)
+def test_learner_notebook_runs_up_to_its_first_todo(lab, notebook_runs):
+    run = notebook_runs[notebook_of("test_learner_notebook_runs_up_to_its_first_todo", lab)].result()
     assert run.ok and run.stopped_at_todo, f"{run.error}\n--- output ---\n{run.output[-3000:]}"
