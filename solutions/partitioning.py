@@ -4,8 +4,8 @@ Three strategies, one per resource, each split into ranges that are non-overlapp
 gap-free (every record falls in exactly one partition; the tests check this over many random
 bounds):
 
-- time windows `[start, end)` over event time, split further where the service says a window
-  holds too many events;
+- time windows `[start, end)` over event time, holding about as many events each, split
+  further where the service says a window holds too many events;
 - id ranges `[id_gte, id_lt)`, half-open so a page can never spill into the next partition;
 - token ranges `(token_gt, token_le]` over a Cassandra-style ring, including the range that
   wraps around from the largest token to the smallest.
@@ -117,11 +117,39 @@ def midpoint(start, end):
     return _from_micros((_micros(start) + _micros(end)) // 2)
 
 
+def balanced_windows(start, end, parts, count):
+    """Split `[start, end)` into up to `parts` adjacent windows holding about as many events each.
+
+    Equal lengths of time are not equal work: late events stretch the range back, while most
+    events sit near its end, so equal windows can leave one task all the rows. Each inner edge
+    is found by bisection on time, asking `count(start, t)`, to within 2 % of a window's share.
+    Without events to go by, the windows are of equal length.
+    """
+    total = count(start, end)
+    if total < parts:
+        return split_time_range(start, end, parts)
+    slack = total // (parts * 50)
+    edges = [start]
+    for part in range(1, parts):
+        target = total * part // parts
+        low, high = edges[-1], end
+        while high - low > MICROSECOND:
+            middle = midpoint(low, high)
+            found = count(start, middle)
+            if abs(found - target) <= slack:
+                high = middle
+                break
+            low, high = (middle, high) if found < target else (low, middle)
+        edges.append(high)
+    edges.append(end)
+    return [(low, high) for low, high in zip(edges, edges[1:]) if low < high]
+
+
 def plan_time_windows(start, end, num_partitions, count, max_rows):
-    """TimeWindowPartitions covering `[start, end)`, each small enough for the service."""
+    """TimeWindowPartitions covering `[start, end)`, balanced by events, each small enough for the service."""
     if start is None or end is None or start >= end:
         return [EmptyPartition()]
-    windows = fit_windows(split_time_range(start, end, num_partitions), count, max_rows)
+    windows = fit_windows(balanced_windows(start, end, num_partitions, count), count, max_rows)
     return [TimeWindowPartition(index, low, high) for index, (low, high) in enumerate(windows)]
 
 

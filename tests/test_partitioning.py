@@ -80,6 +80,24 @@ def test_windows_are_split_until_the_service_accepts_them():
         assert sum(count(low, high) for low, high in windows) == len(events), f"case {case}"
 
 
+def test_planned_windows_hold_about_equal_numbers_of_events_when_most_come_late():
+    # Like the service's feed: a thin tail of late events far back, most events at the end.
+    rng = random.Random(3)
+    events = sorted([rng.randrange(0, 9 * 10**8) for _ in range(300)] +
+                    [rng.randrange(9 * 10**8, 10**9) for _ in range(30_000)])
+
+    def count(low, high):
+        return bisect_left(events, (high - BASE) // MICROSECOND) - bisect_left(events, (low - BASE) // MICROSECOND)
+
+    for parts in (2, 3, 4, 8):
+        partitions = plan_time_windows(at(0), at(10**9), parts, count, max_rows=10**6)
+        sizes = [count(p.start, p.end) for p in partitions]
+        assert len(partitions) == parts and sum(sizes) == len(events)
+        assert assert_tiles([(p.start, p.end) for p in partitions], at(0), at(10**9)) is None
+        share = len(events) / parts
+        assert all(abs(size - share) <= share * 0.05 for size in sizes), (parts, sizes)
+
+
 def test_a_window_that_cannot_be_split_says_why():
     with pytest.raises(ValueError, match="more than 10 events share event_time"):
         fit_windows([(at(0), at(4))], lambda low, high: 11 if low <= at(2) < high else 0, 10)

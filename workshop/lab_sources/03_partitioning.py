@@ -120,10 +120,15 @@ plan_token_ranges(ring["ranges"], 8)
 # `max_rows` events according to `count(start, end)`. Halve a window that is too large at
 # `midpoint(start, end)` and look at both halves again. A window one microsecond wide cannot be
 # split (its events share one timestamp): raise `ValueError` saying so. `plan_time_windows`,
-# shown below it, uses your function.
+# shown below it, uses your function on windows that `balanced_windows` cut to hold about as
+# many events each: equal lengths of time are not equal work, because late events stretch the
+# time range back while most events sit near its end (with equal windows, one task would read
+# nearly everything).
 
 # %%
-from solutions.partitioning import MICROSECOND, EmptyPartition, TimeWindowPartition, midpoint, split_time_range
+from solutions.partitioning import (
+    MICROSECOND, EmptyPartition, TimeWindowPartition, balanced_windows, midpoint, split_time_range,
+)
 
 
 # %include solutions.partitioning:fit_windows
