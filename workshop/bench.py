@@ -54,6 +54,8 @@ def run(args):
         for name, entry in sorted(recorded_timings().items())
     ]
     figures += streaming_figures + timing_figures
+    if args.plot:
+        plot(figures, args.plot)
     if quiet:
         print(json.dumps({"figures": figures, "seconds": round(time.monotonic() - started)}, indent=2))
         return 0
@@ -99,3 +101,22 @@ def measure_streaming(streaming, args, reference):
         figure["ratio"] = round(middle["rows_per_s"] / reference["rows_per_s"], 2)
     figures.append(figure)
     return figures
+
+
+def plot(figures, path):
+    """Bar chart of the read and write figures (rows/s), each kind next to its reference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [f for f in figures if "rows_per_s" in f and not f["figure"].startswith("streaming")]
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(shown) + 1.2))
+    colours = ["#1f77b4" if f["figure"].startswith("connector") else "#999999" for f in shown]
+    ax.barh([f["figure"] for f in shown][::-1], [f["rows_per_s"] for f in shown][::-1], color=colours[::-1])
+    ax.set_xlabel("rows per second (median)")
+    ax.set_title("The connector (blue) next to its references (grey)")
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

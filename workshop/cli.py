@@ -141,6 +141,7 @@ def build_parser():
     bench.add_argument("--stream-events", type=int, default=50_000, help="events in each streaming throughput run")
     bench.add_argument("--stream-batch", type=int, default=10_000, help="maxRecordsPerTrigger of those runs")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--plot", metavar="PATH", help="also draw the rows/s figures to PATH (.svg or .png)")
     bench.set_defaults(func=cmd_bench)
 
     check = sub.add_parser("check", help="run your lab notebook and show its check")
