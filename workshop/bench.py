@@ -2,8 +2,9 @@
 
 Runs benchmarks/batch.py (reads, Arrow vs rows, writes) and benchmarks/streaming.py (latency
 and rows/s with a batch limit) at sizes that fit in about ten minutes on two cores (run
-`python benchmarks/batch.py` for the 1M-event reads and 1M-row writes), then adds the last recorded wall times of `course.py test` and
-`course.py run` (written to build/timings.json by course.py). Prints a table of figures with
+`python benchmarks/batch.py` for 1M-event reads and 1M-row writes), then adds the last
+recorded wall times of `course.py test` and `course.py run` (course.py writes them to
+build/timings.json). Prints a table of figures with
 their ratios, or one JSON object with `--json`. docs/performance.md explains the figures.
 """
 import json
