@@ -125,6 +125,7 @@ def balanced_windows(start, end, parts, count):
     is found by bisection on time, asking `count(start, t)`, to within 2 % of a window's share.
     Without events to go by, the windows are of equal length.
     """
+    parts = max(1, parts)
     total = count(start, end)
     if total < parts:
         return split_time_range(start, end, parts)

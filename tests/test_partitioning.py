@@ -96,6 +96,8 @@ def test_planned_windows_hold_about_equal_numbers_of_events_when_most_come_late(
         assert assert_tiles([(p.start, p.end) for p in partitions], at(0), at(10**9)) is None
         share = len(events) / parts
         assert all(abs(size - share) <= share * 0.05 for size in sizes), (parts, sizes)
+    # Fewer than one partition asked for (a lenient option parser): one window, as before.
+    assert [(p.start, p.end) for p in plan_time_windows(at(0), at(10**9), 0, count, 10**6)] == [(at(0), at(10**9))]
 
 
 def test_a_window_that_cannot_be_split_says_why():
