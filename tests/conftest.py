@@ -98,6 +98,23 @@ def spark_service_url(service):
     return service.url
 
 
+@pytest.fixture(scope="module")
+def pickled_by_value(request):
+    """Spark's Python workers cannot import test modules: ship the requesting module's classes by value."""
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(request.module)
+    yield
+    cloudpickle.unregister_pickle_by_value(request.module)
+
+
+@pytest.fixture(scope="module")
+def checks_service_reachable(spark_service_url, service):
+    """Skip where a lab check's own practice service (on this machine) is out of the cluster's reach."""
+    if spark_service_url != service.url:
+        pytest.skip("the check starts its own practice service here; the cluster cannot reach it")
+
+
 def pytest_collection_modifyitems(items):
     # Mark every test that uses Spark, so CI can rerun just those in other modes.
     for item in items:

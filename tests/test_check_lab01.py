@@ -1,5 +1,4 @@
 """Lab 01's check accepts the reference and rejects the plausible mistakes, saying why."""
-import sys
 
 import pytest
 from pyspark.sql.datasource import DataSource, DataSourceReader
@@ -7,15 +6,7 @@ from pyspark.sql.datasource import DataSource, DataSourceReader
 from workshop import labs
 from workshop.checks import check_lab
 
-pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value():
-    """Spark's Python workers cannot import this test module: ship its classes by value."""
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("pickled_by_value")]
 
 
 class Source(DataSource):

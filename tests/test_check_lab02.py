@@ -1,5 +1,4 @@
 """Lab 02's check accepts the reference and rejects the plausible mistakes, saying why."""
-import sys
 
 import pytest
 
@@ -8,17 +7,9 @@ from solutions.reader import PracticeBatchReader
 from workshop import labs
 from workshop.checks import check_lab
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("pickled_by_value")]
 
 PAGES = "pages() follows next_cursor to the last page, each entity once"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value():
-    """Spark's Python workers cannot import this test module: ship its classes by value."""
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def run(service, url, client=PracticeClient, reader=PracticeBatchReader):

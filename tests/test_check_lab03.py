@@ -1,5 +1,4 @@
 """Lab 03's check accepts the reference and rejects the plausible mistakes, saying why."""
-import sys
 
 import pytest
 
@@ -11,20 +10,12 @@ from solutions.partitioning import (
     midpoint,
     plan_id_ranges,
     plan_token_ranges,
-    split_token_range,
 )
 from workshop import labs
 from workshop.checks import check_lab
 from workshop.checks.lab03 import ID_COVER, TOKEN_COVER, WINDOW_COVER
 
-pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value():
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("pickled_by_value")]
 
 
 def run(service, url, ids=plan_id_ranges, tokens=plan_token_ranges, windows=fit_windows):

@@ -4,7 +4,6 @@ Several mistakes share one check run (each in a different requirement), to keep 
 """
 import datetime
 import decimal
-import sys
 
 import pytest
 
@@ -23,15 +22,8 @@ from workshop.checks import check_lab
 from workshop.checks.lab04 import FAILFAST as FAILFAST_REQUIREMENT
 from workshop.checks.lab04 import PERMISSIVE, UNIT_REQUIREMENTS
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("pickled_by_value")]
 ZONES, REFUSES, FORMATS, DIGITS, BAD_DECIMALS = UNIT_REQUIREMENTS
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value():
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def run(service, url, parse=parse_timestamp, fmt=format_timestamp, decimals=_decimal_converter, converter=RecordConverter):

@@ -2,7 +2,6 @@
 
 Several mistakes share one check run (each breaks different requirements), to keep Spark work down.
 """
-import sys
 from dataclasses import dataclass
 
 import pytest
@@ -22,14 +21,7 @@ from workshop.checks.lab05 import (
     WRITE_RETURNS,
 )
 
-pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value():
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("pickled_by_value")]
 
 
 def run(service, url, batch=PracticeBatchWriter, arrow=PracticeArrowWriter):

@@ -1,6 +1,5 @@
 """Lab 06's check accepts the reference and rejects the plausible mistakes, saying why."""
 import json
-import sys
 
 import pytest
 
@@ -11,16 +10,7 @@ from workshop import labs
 from workshop.checks import check_lab
 from workshop.checks.lab06 import LEGACY, LIMIT, OFFSETS, ON_SPARK, PARTITIONS, REPLAY
 
-pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value(spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("the check starts its own practice service here; the cluster cannot reach it")
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("checks_service_reachable", "pickled_by_value")]
 
 
 def run(reader):

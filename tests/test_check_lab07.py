@@ -1,23 +1,13 @@
 """Lab 07's check accepts the reference and rejects the plausible mistakes, saying why."""
-import sys
 
 import pytest
 
 from solutions.stream_writer import PracticeStreamWriter
 from workshop import labs
 from workshop.checks import check_lab
-from workshop.checks.lab07 import ABORT, PUBLISHES, REPLAY, REPLAY_STAGES
+from workshop.checks.lab07 import ABORT, PUBLISHES, REPLAY
 
-pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value(spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("the check starts its own practice service here; the cluster cannot reach it")
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("checks_service_reachable", "pickled_by_value")]
 
 
 def run(writer):

@@ -2,7 +2,6 @@
 
 Several mistakes share one check run (each breaks different requirements), to keep Spark work down.
 """
-import sys
 import time
 
 import pytest
@@ -12,16 +11,7 @@ from workshop import labs
 from workshop.checks import check_lab
 from workshop.checks.lab08 import CACHE, NO_SECRET, ON_SPARK, PRIORITY, REFRESH, TOKEN_REQUEST
 
-pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value(spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("the check starts its own practice service here; the cluster cannot reach it")
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("checks_service_reachable", "pickled_by_value")]
 
 
 def run(resolver=resolve_method, authenticator=Authenticator):

@@ -4,7 +4,6 @@ Several mistakes share one check run (each breaks different requirements), to ke
 """
 import itertools
 import random
-import sys
 
 import pytest
 
@@ -14,16 +13,7 @@ from workshop import labs
 from workshop.checks import check_lab
 from workshop.checks.lab09 import BREAKER, BUDGETS, CLASSIFY, DELAY, ON_SPARK, OUTAGE, RETRIES
 
-pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value(spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("the check starts its own practice service here; the cluster cannot reach it")
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("checks_service_reachable", "pickled_by_value")]
 
 
 def run(policy=resilience.RetryPolicy, classifier=classify, retrier=resilience.Retrier):

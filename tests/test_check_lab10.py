@@ -4,7 +4,6 @@ Several mistakes share one check run (each breaks different requirements), to ke
 """
 import dataclasses
 import json
-import sys
 
 import pytest
 from pyspark.sql.datasource import DataSourceReader, WriterCommitMessage
@@ -28,15 +27,8 @@ from workshop.checks.lab10 import (
     VALIDATION_ON_SPARK,
 )
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("pickled_by_value")]
 HAS_PUSHDOWN = hasattr(DataSourceReader, "pushFilters")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value():
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 Several mistakes share one check run (each breaks different requirements), to keep Spark work down.
 """
-import sys
 
 import pytest
 
@@ -11,22 +10,14 @@ from workshop import labs
 from workshop.checks import check_lab
 from workshop.checks.lab11 import (
     INTEGRATION_CATCHES,
-    INTEGRATION_PASSES,
     PIPELINE_COUNTS,
     PIPELINE_ROWS,
     UNIT_CATCHES,
     UNIT_PASSES,
 )
-from workshop.truth import checksum, to_json_record
+from workshop.truth import to_json_record
 
-pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module", autouse=True)
-def pickled_by_value():
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("pickled_by_value")]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ import datetime
 import decimal
 import json
 import re
-import time
 
 import pytest
 from pyspark.sql.types import (

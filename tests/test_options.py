@@ -6,7 +6,6 @@ import pickle
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 

@@ -10,7 +10,7 @@ import pytest
 
 from solutions.client import PracticeClient, ServiceError
 from solutions.options import OptionError, parse_options
-from solutions.stream_writer import PracticeStreamArrowWriter, PracticeStreamCommitMessage, PracticeStreamWriter, commit_id_for
+from solutions.stream_writer import PracticeStreamCommitMessage, PracticeStreamWriter, commit_id_for
 from streaming_job import data_batches, feed_summary, register, start_feed_to_table, table_summary
 
 

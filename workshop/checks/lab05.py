@@ -250,7 +250,7 @@ def check(report, PracticeBatchWriter, PracticeArrowWriter, url, service=None):
         left = open_stages(service, table)
         if left:
             return (
-                f"write() failed after staging some rows and left its stage open: Spark gets no message from a "
+                "write() failed after staging some rows and left its stage open: Spark gets no message from a "
                 "failed task, so abort() cannot discard it; discard it in the task (except: discard, then raise)"
             )
 

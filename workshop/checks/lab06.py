@@ -154,8 +154,8 @@ def check(report, PracticeStreamReader):
                 return one.latestOffset(start, one.getDefaultReadLimit()) if HAS_ADMISSION_CONTROL else one.latestOffset()
 
             # Judge each offset before the next call: a wrong initial offset can break latestOffset().
-            for what, make_offset in (("initialOffset()", lambda: start), ("latestOffset()", latest_offset)):
-                offset = make_offset()
+            for what, call in (("initialOffset()", lambda: start), ("latestOffset()", latest_offset)):
+                offset = call()
                 if isinstance(offset, str):
                     return (
                         f"{what} returned the string {offset!r}: Python data sources take offsets as dicts, which "
