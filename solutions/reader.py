@@ -362,15 +362,21 @@ def _range_bounds(condition, value, step):
     return None
 
 
+# The kinds the service documents (docs/practice_service.md). It answers 400 to any other.
+EVENT_KINDS = frozenset({"click", "error", "purchase", "refund", "signup", "view"})
+
+
 def _service_matches_exactly(column, value):
     """True when the service's `device_id`/`kind` parameter means exactly `column = value`.
 
     The service splits the parameter at commas and strips spaces, so `kind = 'view,click'`
-    sent as kind=view,click would return views and clicks: such a value stays with Spark.
+    sent as kind=view,click would return views and clicks: such a value stays with Spark. It
+    refuses a kind it does not know, where Spark's answer is simply no rows: a typo such as
+    `kind = 'clik'` stays with Spark too (and a kind the service adds later is only not pushed).
     """
     if column == "device_id":
         return type(value) is int
-    return type(value) is str and value != "" and value == value.strip() and "," not in value
+    return value in EVENT_KINDS
 
 
 def _max(a, b):

@@ -51,6 +51,7 @@ def test_what_the_service_can_filter_is_kept_and_the_rest_returned(service):
         EqualTo(("device_id",), "seven"),  # not a device id: leave it to Spark
         EqualTo(("kind",), "view,click"),  # the service would read this as two kinds
         In(("kind",), ("view", " click")),  # ... and strip the space
+        EqualTo(("kind",), "clik"),  # the service refuses kinds it does not know (400)
     ]
     remaining = list(reader.pushFilters(kept + returned))
     assert all(any(r is f for r in remaining) for f in returned) and len(remaining) == len(returned)
@@ -125,6 +126,15 @@ def test_filters_the_service_cannot_apply_are_applied_by_spark(pushdown, service
     expected = [r for r in service.truth.records("events", kind="view") if r["value"] > 50]
     assert expected
     assert_rows_equal(df.collect(), expected)
+
+
+@pytest.mark.spark
+def test_a_kind_the_service_does_not_know_matches_nothing(pushdown, service):
+    from pyspark.sql.functions import col
+
+    frame = pushdown.option("resource", "events").load()
+    assert frame.filter(col("kind") == "clik").collect() == []
+    assert_rows_equal(frame.filter(col("kind").isin("click", "clik")).collect(), service.truth.records("events", kind="click"))
 
 
 @pytest.mark.spark
