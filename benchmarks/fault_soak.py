@@ -118,7 +118,7 @@ def outage_phase(spark, args, log_file):
             start = text.find("circuit breaker open")
             message = text[start:].splitlines()[0] if start >= 0 else text.splitlines()[0]
         seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 1), "breaker": message.startswith("circuit breaker open"), "message": message[:300]}
+    return {"seconds": round(seconds, 1), "breaker": message.startswith("circuit breaker open"), "message": message[:500]}
 
 
 def phase_line(phase, result):

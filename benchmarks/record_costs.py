@@ -3,7 +3,9 @@
 Fetches one page of 10,000 events from a practice service in this process and times, per
 event, each step a partition of the connector takes, best of several runs, without Spark in
 the loop: the service encoding the page as JSON, the client decoding it, the connector
-converting records to Spark values (RecordConverter), and building a RecordBatch (arrow=true).
+converting records to Spark values (RecordConverter), and either building a RecordBatch
+itself (arrow=true) or handing tuples to Spark's Python worker, which turns them into Arrow
+(the row path; timed with PySpark's own function for it, where this PySpark has one).
 
     python benchmarks/record_costs.py
 """
@@ -48,6 +50,13 @@ def main():
         ("connector: records to Spark values", lambda: [converter.convert(record) for record in items]),
         ("connector: rows to a RecordBatch (arrow=true)", lambda: rows_to_record_batch(rows, schema)),
     ]
+    try:  # PySpark's internal helper of the row path (4.1+); its name may change
+        from pyspark.sql.worker.plan_data_source_read import records_to_arrow_batches
+
+        steps.append(("Spark's worker: tuples to Arrow (row path)",
+                      lambda: list(records_to_arrow_batches(iter(rows), len(rows), schema, None))))
+    except ImportError:
+        pass
     print(f"{len(items)} events of {len(body) / len(items):.0f} bytes each (JSON), 14 columns with nested types")
     for name, action in steps:
         print(f"{name:48} {best_seconds(action) / len(items) * 1e6:6.1f} µs per event")

@@ -114,7 +114,7 @@ def measure_latency(spark, rate, seconds, trigger):
     }
 
 
-def measure_throughput(spark, events, batch, stream_reader, sink):
+def measure_throughput(spark, events, batch, stream_reader, sink, **reader_options):
     """Rows/s reading `events` events into `sink`, `batch` rows per micro-batch at most."""
     from workshop.service import PracticeService
 
@@ -122,7 +122,7 @@ def measure_throughput(spark, events, batch, stream_reader, sink):
         table = "throughput_" + uuid.uuid4().hex[:8]
         started = time.monotonic()
         query = start_query(spark, service.url, table, checkpoint, "0 seconds", sink, startingOffsets="earliest",
-                            maxRecordsPerTrigger=batch, streamReader=stream_reader)
+                            maxRecordsPerTrigger=batch, streamReader=stream_reader, **reader_options)
         # processAllAvailable works on every Spark 4.x (Trigger.AvailableNow with a read limit
         # runs a single batch before 4.2).
         query.processAllAvailable()
