@@ -128,7 +128,7 @@ def to_spark_converter(data_type):
     if isinstance(data_type, (DoubleType, FloatType)):
         return _to_float
     if isinstance(data_type, DecimalType):
-        return _decimal_converter(data_type.precision, data_type.scale)
+        return decimal_converter(data_type.precision, data_type.scale)
     if isinstance(data_type, TimestampType):
         return parse_timestamp
     if isinstance(data_type, TimestampNTZType):
@@ -149,7 +149,7 @@ def to_spark_converter(data_type):
 def _expect(python_type, description):
     def convert(value):
         if type(value) is not python_type:
-            raise MalformedValueError(f"expected {description}, got {_kind(value)}")
+            raise MalformedValueError(f"expected {description}, got {json_kind(value)}")
         return value
 
     return convert
@@ -159,7 +159,7 @@ def _integer_converter(low, high):
     def convert(value):
         # bool is a subclass of int in Python; JSON true is not a number.
         if type(value) is not int:
-            raise MalformedValueError(f"expected an integer, got {_kind(value)}")
+            raise MalformedValueError(f"expected an integer, got {json_kind(value)}")
         if not low <= value <= high:
             raise MalformedValueError(f"{value} is outside {low}..{high}")
         return value
@@ -175,14 +175,14 @@ def _to_float(value):
     if isinstance(value, str) and value in SPECIAL_DOUBLES:
         return SPECIAL_DOUBLES[value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MalformedValueError(f"expected a number, got {_kind(value)}")
+        raise MalformedValueError(f"expected a number, got {json_kind(value)}")
     return float(value)
 
 
 def _to_naive_timestamp(value):
     # timestamp_ntz: a wall-clock time without zone, kept exactly as written.
     if not isinstance(value, str):
-        raise MalformedValueError(f"expected a timestamp string, got {_kind(value)}")
+        raise MalformedValueError(f"expected a timestamp string, got {json_kind(value)}")
     try:
         parsed = datetime.datetime.fromisoformat(value)
     except ValueError:
@@ -192,7 +192,7 @@ def _to_naive_timestamp(value):
     return parsed
 
 
-def _decimal_converter(precision, scale):
+def decimal_converter(precision, scale):
     quantum = decimal.Decimal(1).scaleb(-scale)  # 0.01 for scale 2
 
     def convert(value):
@@ -200,14 +200,14 @@ def _decimal_converter(precision, scale):
         # been through a binary float (json.loads), so it is refused, not rounded.
         # BEGIN SOLUTION: refuse non-strings; decimal.Decimal(value) straight from the text (never via float); refuse non-finite values, more than `scale` decimal places and more than `precision` digits, each with MalformedValueError; return the Decimal with exactly `scale` places
         if not isinstance(value, str):
-            raise MalformedValueError(f"expected a decimal string, got {_kind(value)}")
+            raise MalformedValueError(f"expected a decimal string, got {json_kind(value)}")
         try:
             number = decimal.Decimal(value)
         except decimal.InvalidOperation:
             raise MalformedValueError(f"{value!r} is not a decimal number") from None
         if not number.is_finite():
             raise MalformedValueError(f"{value!r} is not a finite decimal")
-        exact = number.quantize(quantum, context=_WIDE_CONTEXT)
+        exact = number.quantize(quantum, context=WIDE_DECIMAL_CONTEXT)
         if exact != number:
             raise MalformedValueError(f"{value!r} has more than {scale} decimal places")
         if len(exact.as_tuple().digits) > precision:
@@ -219,12 +219,12 @@ def _decimal_converter(precision, scale):
 
 
 # Enough digits for any Spark decimal (precision <= 38), so quantize never rounds silently.
-_WIDE_CONTEXT = decimal.Context(prec=80)
+WIDE_DECIMAL_CONTEXT = decimal.Context(prec=80)
 
 
 def _to_date(value):
     if not isinstance(value, str):
-        raise MalformedValueError(f"expected a date string, got {_kind(value)}")
+        raise MalformedValueError(f"expected a date string, got {json_kind(value)}")
     try:
         return datetime.date.fromisoformat(value)
     except ValueError:
@@ -233,7 +233,7 @@ def _to_date(value):
 
 def _from_base64(value):
     if not isinstance(value, str):
-        raise MalformedValueError(f"expected a base64 string, got {_kind(value)}")
+        raise MalformedValueError(f"expected a base64 string, got {json_kind(value)}")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
@@ -245,7 +245,7 @@ def _array_converter(data_type):
 
     def convert(value):
         if not isinstance(value, list):
-            raise MalformedValueError(f"expected a list, got {_kind(value)}")
+            raise MalformedValueError(f"expected a list, got {json_kind(value)}")
         return [convert_element(element) for element in value]
 
     return convert
@@ -257,7 +257,7 @@ def _map_converter(data_type):
 
     def convert(value):
         if not isinstance(value, dict):
-            raise MalformedValueError(f"expected an object (map), got {_kind(value)}")
+            raise MalformedValueError(f"expected an object (map), got {json_kind(value)}")
         return {convert_key(key): convert_value(item) for key, item in value.items()}
 
     return convert
@@ -271,7 +271,7 @@ def _struct_converter(data_type):
 
     def convert(value):
         if not isinstance(value, dict):
-            raise MalformedValueError(f"expected an object (struct), got {_kind(value)}")
+            raise MalformedValueError(f"expected an object (struct), got {json_kind(value)}")
         # A tuple in field order is what Spark (and pyarrow) take for a struct value.
         return tuple(convert_field(value.get(name)) for name, convert_field in fields)
 
@@ -291,7 +291,7 @@ def _nullable(convert, nullable):
     return convert_or_none
 
 
-def _kind(value):
+def json_kind(value):
     """The JSON kind of a parsed value, for error messages."""
     if value is None:
         return "null"
@@ -351,7 +351,7 @@ class RecordConverter:
     def _convert(self, record):
         if not isinstance(record, dict):
             # e.g. a truncated record the service sent as a JSON string
-            raise MalformedValueError(f"expected a JSON object, got {_kind(record)}")
+            raise MalformedValueError(f"expected a JSON object, got {json_kind(record)}")
         row = [None] * self.width
         for index, name, convert in self.fields:
             try:
@@ -448,7 +448,7 @@ def _or_none(convert):
 def _decimal_to_json(scale):
     quantum = decimal.Decimal(1).scaleb(-scale)
     # format(..., "f") never uses exponent notation ("1E+2"); quantize gives the exact scale.
-    return _or_none(lambda value: format(decimal.Decimal(value).quantize(quantum, context=_WIDE_CONTEXT), "f"))
+    return _or_none(lambda value: format(decimal.Decimal(value).quantize(quantum, context=WIDE_DECIMAL_CONTEXT), "f"))
 
 
 def _map_to_json(data_type):

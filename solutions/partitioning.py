@@ -214,10 +214,10 @@ def split_token_range(token_gt, token_le, parts):
     like any other; `token_gt == token_le` is the whole ring (a one-node ring). A piece that
     crosses from the largest token to the smallest simply wraps again.
     """
-    # BEGIN SOLUTION: width = (token_le - token_gt) % RING_SIZE, or RING_SIZE when that is 0 (the whole ring); bounds token_gt + width * i // parts brought back into the signed range with _wrap; return adjacent (token_gt, token_le) pairs
+    # BEGIN SOLUTION: width = (token_le - token_gt) % RING_SIZE, or RING_SIZE when that is 0 (the whole ring); bounds token_gt + width * i // parts brought back into the signed range with wrap_token; return adjacent (token_gt, token_le) pairs
     width = (token_le - token_gt) % RING_SIZE or RING_SIZE
     parts = max(1, min(parts, width))
-    bounds = [_wrap(token_gt + width * i // parts) for i in range(parts + 1)]
+    bounds = [wrap_token(token_gt + width * i // parts) for i in range(parts + 1)]
     return list(zip(bounds, bounds[1:]))
     # END SOLUTION
 
@@ -235,6 +235,6 @@ def token_in_range(token, token_gt, token_le):
     return token > token_gt or token <= token_le  # wraps (token_gt == token_le: whole ring)
 
 
-def _wrap(token):
+def wrap_token(token):
     """Bring a token back into -2**63 .. 2**63-1."""
     return (token + 2**63) % RING_SIZE - 2**63

@@ -30,7 +30,7 @@ from pyspark.sql.datasource import DataSourceStreamWriter
 from solutions.conversion import row_to_json_converter
 from solutions.observability import sum_metrics
 from solutions.options import OptionError
-from solutions.writer import PracticeCommitMessage, PracticeWriter, _discard_quietly
+from solutions.writer import PracticeCommitMessage, PracticeWriter, discard_quietly
 
 try:  # PySpark 4.1+: a streaming writer that takes pyarrow RecordBatches
     from pyspark.sql.datasource import DataSourceStreamArrowWriter
@@ -96,7 +96,7 @@ def publish_micro_batch(writer, messages, batch_id):
             # Published before a restart; this replay's stages hold the same rows again.
             # (Or published by this very commit, whose answer was lost and which was retried:
             # then its stages are committed, and discarding them fails.)
-            discarded = [_discard_quietly(client, writer.table_path(f"/stages/{stage_id}")) for stage_id in stages]
+            discarded = [discard_quietly(client, writer.table_path(f"/stages/{stage_id}")) for stage_id in stages]
     # END SOLUTION
     event = "batch already published" if answer.get("duplicate") and any(discarded) else "batch published"
     metrics = sum_metrics(messages)
@@ -107,10 +107,10 @@ def publish_micro_batch(writer, messages, batch_id):
 def discard_micro_batch(writer, messages, batch_id):
     """Driver: a batch failed; discard what its successful tasks staged (failed tasks send None)."""
     stages = [message.stage_id for message in messages if message is not None and message.stage_id]
-    # BEGIN SOLUTION: discard (_discard_quietly) every stage in `stages`
+    # BEGIN SOLUTION: discard (discard_quietly) every stage in `stages`
     with writer.client() as client:
         for stage_id in stages:
-            _discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))
+            discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))
     # END SOLUTION
     log.warning("batch %d for table %s aborted; %d stages discarded", batch_id, writer.table, len(stages),
                 extra={"table": writer.table, "batch_id": batch_id, "event": "batch aborted", **sum_metrics(messages)})

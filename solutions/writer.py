@@ -176,7 +176,7 @@ class PracticeWriter:
         message.dead_letters = dead_letters.sent
 
     def _stage(self, client, json_rows, message):
-        # BEGIN SOLUTION: for each batch of options["batchSize"] rows (batches()): on the first, create the stage (POST .../stages -> stage_id); send the batch with self.post_rows(client, .../stages/<id>/rows, batch, key, number); count rows and requests in `message`; on any exception discard the stage (_discard_quietly) and re-raise
+        # BEGIN SOLUTION: for each batch of options["batchSize"] rows (batches()): on the first, create the stage (POST .../stages -> stage_id); send the batch with self.post_rows(client, .../stages/<id>/rows, batch, key, number); count rows and requests in `message`; on any exception discard the stage (discard_quietly) and re-raise
         try:
             for batch in batches(json_rows, self.options["batchSize"]):
                 if message.stage_id is None:  # a task without rows makes no stage
@@ -190,7 +190,7 @@ class PracticeWriter:
             # This task will send no commit message, so the driver cannot discard its stage:
             # do it here. Staged rows are invisible anyway; this keeps the service tidy.
             if message.stage_id is not None:
-                _discard_quietly(client, self.table_path(f"/stages/{message.stage_id}"))
+                discard_quietly(client, self.table_path(f"/stages/{message.stage_id}"))
             raise
         # END SOLUTION
 
@@ -222,12 +222,12 @@ class PracticeWriter:
     def abort(self, messages):
         configure_logging(self.options)
         # Failed tasks send None; their stages were discarded by the tasks themselves.
-        # BEGIN SOLUTION: discard (_discard_quietly) the stage of every message that is not None and has a stage_id
+        # BEGIN SOLUTION: discard (discard_quietly) the stage of every message that is not None and has a stage_id
         stages = [message.stage_id for message in messages if message is not None and message.stage_id]
         if self.protocol == "staged" and stages:
             with self.client() as client:
                 for stage_id in stages:
-                    _discard_quietly(client, self.table_path(f"/stages/{stage_id}"))
+                    discard_quietly(client, self.table_path(f"/stages/{stage_id}"))
         log.warning("write to table %s aborted; %d staged partitions discarded", self.table, len(stages))
         # END SOLUTION
         self.last_metrics = sum_metrics(messages)
@@ -265,7 +265,7 @@ def batches(items, size):
         yield batch
 
 
-def _discard_quietly(client, stage_path):
+def discard_quietly(client, stage_path):
     """Discard a stage; True when it is discarded, False (logged) when it could not be."""
     try:
         client.delete(stage_path)

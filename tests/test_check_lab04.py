@@ -13,7 +13,7 @@ from solutions.conversion import (
     MalformedRecordError,
     MalformedValueError,
     RecordConverter,
-    _decimal_converter,
+    decimal_converter,
     format_timestamp,
     parse_timestamp,
 )
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("pickled_by_value")]
 ZONES, REFUSES, FORMATS, DIGITS, BAD_DECIMALS = UNIT_REQUIREMENTS
 
 
-def run(service, url, parse=parse_timestamp, fmt=format_timestamp, decimals=_decimal_converter, converter=RecordConverter):
+def run(service, url, parse=parse_timestamp, fmt=format_timestamp, decimals=decimal_converter, converter=RecordConverter):
     return check_lab(
         "04", parse_timestamp=parse, format_timestamp=fmt, decimal_converter=decimals, RecordConverter=converter,
         url=url, service=service,
@@ -92,7 +92,7 @@ def decimal_via_float(precision, scale):
 
 
 def decimal_from_numbers_too(precision, scale):
-    reference = _decimal_converter(precision, scale)
+    reference = decimal_converter(precision, scale)
 
     def convert(value):
         if isinstance(value, float):
@@ -127,7 +127,7 @@ def test_reference_passes(spark, spark_service_url, service):
     solution = labs.solution_namespace("04")
     report = run(
         service, spark_service_url, solution["parse_timestamp"], solution["format_timestamp"],
-        solution["_decimal_converter"], solution["RecordConverter"],
+        solution["decimal_converter"], solution["RecordConverter"],
     )
     assert report.passed, report.failures
 

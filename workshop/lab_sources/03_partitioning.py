@@ -94,12 +94,12 @@ plan_id_ranges(1, 101, 4)
 # into up to `parts` adjacent pieces, returned as `(token_gt, token_le)` pairs. Work modulo
 # `RING_SIZE = 2**64`: the width of a range is `(token_le - token_gt) % RING_SIZE` (which is
 # right for a wrapping range too), and 0 means the whole ring. Bring each bound back into
-# `-2**63 .. 2**63-1` with `_wrap`. `plan_token_ranges(ring_ranges, num_partitions)` splits
+# `-2**63 .. 2**63-1` with `wrap_token`. `plan_token_ranges(ring_ranges, num_partitions)` splits
 # every ring range into `ceil(num_partitions / len(ring_ranges))` pieces; an empty ring gives
 # `[EmptyPartition()]`.
 
 # %%
-from solutions.partitioning import RING_SIZE, EmptyPartition, TokenRangePartition, _wrap
+from solutions.partitioning import RING_SIZE, EmptyPartition, TokenRangePartition, wrap_token
 
 
 # %include solutions.partitioning:split_token_range

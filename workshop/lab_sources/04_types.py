@@ -107,7 +107,7 @@ print(format_timestamp(datetime.datetime(2026, 1, 1, tzinfo=UTC)))
 # %% [markdown]
 # ## Your task 2: decimals that keep every digit
 #
-# `_decimal_converter(precision, scale)` returns the converter for `decimal(precision,scale)`:
+# `decimal_converter(precision, scale)` returns the converter for `decimal(precision,scale)`:
 # from the string straight to `decimal.Decimal`, with exactly `scale` decimal places, raising
 # `MalformedValueError` for a JSON number, a non-finite value, more decimal places than `scale`
 # or more digits than `precision`.
@@ -115,15 +115,15 @@ print(format_timestamp(datetime.datetime(2026, 1, 1, tzinfo=UTC)))
 # %%
 import decimal
 
-from solutions.conversion import _WIDE_CONTEXT, MalformedValueError, _kind
+from solutions.conversion import WIDE_DECIMAL_CONTEXT, MalformedValueError, json_kind
 
 
-# %include solutions.conversion:_decimal_converter
+# %include solutions.conversion:decimal_converter
 
 
 # %%
 text = "12345678901234.5678"
-print(_decimal_converter(18, 4)(text), "from the text")
+print(decimal_converter(18, 4)(text), "from the text")
 print(decimal.Decimal(float(text)), "through a float")
 
 # %% [markdown]
@@ -171,7 +171,7 @@ check_lab(
     "04",
     parse_timestamp=parse_timestamp,
     format_timestamp=format_timestamp,
-    decimal_converter=_decimal_converter,
+    decimal_converter=decimal_converter,
     RecordConverter=RecordConverter,
     url=lab.url,
 )

@@ -89,7 +89,7 @@ print("after commit:", requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).
 #   on the first batch, post the batch to it, and count rows and requests in `message`. Post with
 #   `self.post_rows(client, path, batch, key, batch_number)`: it sends an `Idempotency-Key`, so a
 #   retried request cannot stage a batch twice (lab 09). On any exception, discard the stage with
-#   `_discard_quietly` and re-raise.
+#   `discard_quietly` and re-raise.
 # - `commit(messages)` (driver): one `POST .../commit` with the stage ids of all messages (tasks
 #   that had no rows made no stage), `mode` overwrite or append, and `self.commit_id`.
 # - `abort(messages)` (driver): discard the stage of every message that is not `None`.
@@ -97,7 +97,7 @@ print("after commit:", requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).
 # %%
 from solutions import writer as reference_writer
 from solutions.observability import configure_logging, sum_metrics
-from solutions.writer import _discard_quietly, batches, log
+from solutions.writer import batches, discard_quietly, log
 
 
 class PracticeWriter(reference_writer.PracticeWriter):

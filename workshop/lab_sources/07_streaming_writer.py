@@ -103,12 +103,12 @@ print([field.name for field in dataclasses.fields(PracticeStreamCommitMessage)])
 # `writer.overwrite` says) and, when `writer.exactly_once`, `commit_id_for(query id, batch_id)`
 # (the query id is in every message). Post with `idempotent=writer.exactly_once`: with a commit id
 # the client may retry a commit whose answer was lost. When the answer says `duplicate`, discard
-# this replay's stages with `_discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))`.
+# this replay's stages with `discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))`.
 
 # %%
 from solutions.observability import sum_metrics
 from solutions.stream_writer import commit_id_for, log
-from solutions.writer import _discard_quietly
+from solutions.writer import discard_quietly
 
 # %include solutions.stream_writer:publish_micro_batch
 
@@ -128,7 +128,7 @@ from pyspark.sql.datasource import DataSourceStreamWriter
 from solutions.conversion import row_to_json_converter
 from solutions.observability import sum_metrics
 from solutions.stream_writer import check_stream_write_options, log
-from solutions.writer import PracticeWriter, _discard_quietly
+from solutions.writer import PracticeWriter, discard_quietly
 
 # %include solutions.stream_writer:discard_micro_batch
 
