@@ -50,7 +50,7 @@ def main():
         ("connector: records to Spark values", lambda: [converter.convert(record) for record in items]),
         ("connector: rows to a RecordBatch (arrow=true)", lambda: rows_to_record_batch(rows, schema)),
     ]
-    try:  # PySpark's internal helper of the row path (4.1+); its name may change
+    try:  # PySpark's internal helper of the row path (4.0 and later); it may change without notice
         from pyspark.sql.worker.plan_data_source_read import records_to_arrow_batches
 
         steps.append(("Spark's worker: tuples to Arrow (row path)",
