@@ -96,7 +96,7 @@ def measure_streaming(streaming, args, reference, page_size):
     runs.sort(key=lambda run: run["rows_per_s"])
     middle = runs[len(runs) // 2]
     figure = {
-        "figure": f"streaming read, maxRecordsPerTrigger {args.stream_batch}, 2 partitions, into noop",
+        "figure": f"streaming read, maxRecordsPerTrigger {args.stream_batch}, 2 partitions",
         "rows": middle["rows"], "rows_per_s": middle["rows_per_s"], "runs_s": [run["seconds"] for run in runs],
         "batches": middle["batches"], "median_batch_s": middle["median_batch_s"],
     }
