@@ -68,10 +68,15 @@ def run(args):
     return 0
 
 
+# The streaming read is compared with the batch read (row path) at this many partitions, and
+# runs with as many itself.
+STREAM_PARTITIONS = 2
+
+
 def batch_reference(figures):
-    """The connector's batch read at 2 partitions (row path), the streaming reader's reference."""
+    """The connector's batch read at STREAM_PARTITIONS partitions (row path), the streaming reader's reference."""
     for figure in figures:
-        if figure["figure"] == "connector read, rows, 2 partitions":
+        if figure["figure"] == f"connector read, rows, {STREAM_PARTITIONS} partitions":
             return figure
     return None
 
@@ -91,12 +96,12 @@ def measure_streaming(streaming, args, reference, page_size):
         })
     # The same page size and partition count as the batch read it is compared with.
     runs = [streaming.measure_throughput(spark, args.stream_events, args.stream_batch, "full", "noop",
-                                         pageSize=page_size, numPartitions=2)
+                                         pageSize=page_size, numPartitions=STREAM_PARTITIONS)
             for _ in range(args.runs + 1)][1:]  # the first run warms up
     runs.sort(key=lambda run: run["rows_per_s"])
     middle = runs[len(runs) // 2]
     figure = {
-        "figure": f"streaming read, maxRecordsPerTrigger {args.stream_batch}, 2 partitions",
+        "figure": f"streaming read, maxRecordsPerTrigger {args.stream_batch}, {STREAM_PARTITIONS} partitions",
         "rows": middle["rows"], "rows_per_s": middle["rows_per_s"], "runs_s": [run["seconds"] for run in runs],
         "batches": middle["batches"], "median_batch_s": middle["median_batch_s"],
     }
