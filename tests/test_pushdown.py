@@ -10,7 +10,7 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType, Tim
 from solutions import PracticeDataSource
 from solutions.options import parse_options
 from solutions.partitioning import EmptyPartition
-from solutions.reader import PracticePushdownReader
+from solutions.reader import EVENT_KINDS, PracticePushdownReader
 from workshop.truth import checksum, to_json_record
 
 pytestmark = pytest.mark.skipif(
@@ -30,6 +30,12 @@ def events_reader(service, resource="events"):
 
 
 # -- pushFilters, called directly ---------------------------------------------------------------
+
+
+def test_the_connector_pushes_exactly_the_kinds_the_service_knows():
+    from workshop.service.events import KINDS
+
+    assert EVENT_KINDS == set(KINDS)
 
 
 def test_what_the_service_can_filter_is_kept_and_the_rest_returned(service):
