@@ -11,6 +11,10 @@ import urllib.parse
 
 import pytest
 
+# Tests choose their Spark mode (classic unless WORKSHOP_SPARK_MODE says otherwise): they never
+# attach to a warm Spark that a learner's `workshop lab` happens to run on this machine.
+os.environ.setdefault("WORKSHOP_SPARK_MODE", "classic")
+
 # Small data keeps the suite fast; benchmarks use large data.
 SERVICE_SETTINGS = dict(seed=7, events=6000, entities=4000, ring_rows=3000, ring_nodes=4, max_window_rows=1500)
 
@@ -39,10 +43,27 @@ def non_utc_timezone(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def spark():
-    pytest.importorskip("pyspark")
-    from workshop.spark import get_spark
+def warm_spark_url():
+    """The `sc://` URL of this run's local Spark, which serves Spark Connect to the notebook kernels.
 
+    The run's own session (the `spark` fixture) lives in the same JVM, so the whole run starts
+    one JVM: in classic mode the tests use it directly, in connect mode through a client.
+    """
+    pytest.importorskip("pyspark")
+    from workshop.spark import resolve_mode, serve_connect
+
+    if resolve_mode() not in ("classic", "connect"):
+        pytest.skip("a warm local Spark serves only local runs (classic or connect mode)")
+    return serve_connect("workshop-tests")
+
+
+@pytest.fixture(scope="session")
+def spark(request):
+    pytest.importorskip("pyspark")
+    from workshop.spark import get_spark, resolve_mode
+
+    if resolve_mode() in ("classic", "connect"):
+        request.getfixturevalue("warm_spark_url")  # start the run's Spark with its Connect server
     session = get_spark(app_name="workshop-tests")
     yield session
     if not os.environ.get("DATABRICKS_RUNTIME_VERSION"):

@@ -2,22 +2,40 @@
 
 Modes (argument `mode`, or the WORKSHOP_SPARK_MODE environment variable):
 - "classic": local Spark in this machine's JVM (`local[2]`), the default;
-- "connect": a local Spark Connect server (`remote("local[2]")`), the client path
-  databricks-connect takes;
+- "connect": a Spark Connect client, the client path databricks-connect takes. It attaches to
+  the course's warm Spark (below) when one runs, else it starts a local Connect server in this
+  process's JVM, as `remote("local[2]")` does;
 - "databricks": databricks-connect's `DatabricksSession` (configured the usual way:
   a Databricks config profile, DATABRICKS_* variables, or SPARK_REMOTE);
-- "auto": inside a Databricks runtime the notebook's session, else databricks-connect
-  when it is installed, else classic.
+- "auto": inside a Databricks runtime the notebook's session, else the course's warm Spark
+  when one runs, else databricks-connect when it is installed, else classic.
+
+The warm Spark. Starting a JVM takes tens of seconds, so one process (`workshop run`,
+`workshop lab`, `workshop check`, the test run) starts local Spark once with a Spark Connect
+server inside it (`serve_connect`), and the notebook kernels it starts attach to that server in
+a second or two. The server lives in the JVM that PySpark starts for this process, which exits
+when this process does, however it ends (PySpark's gateway JVM stops when the pipe to its
+Python parent closes), so no JVM or port outlives its owner. It listens on 127.0.0.1 only, on a
+free port, and asks every client for a random token. Its address reaches the kernels in
+WORKSHOP_SPARK_REMOTE, and other processes of this clone (a second terminal) through
+build/spark-connect.json, which names the owner and is ignored once the owner is gone.
 """
+import atexit
+import json
 import os
 import re
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import warnings
 
 MODES = ("auto", "classic", "connect", "databricks")
 MIN_JAVA = 17
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REMOTE_VARIABLE = "WORKSHOP_SPARK_REMOTE"  # sc://localhost:PORT/;token=... of a warm Spark
+SERVER_FILE = os.path.join(ROOT, "build", "spark-connect.json")
 
 JAVA_HELP = (
     "Local Spark needs Java {min}+ ({problem}). Install a JDK, for example "
@@ -58,6 +76,8 @@ def resolve_mode(mode=None):
         return mode
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return "databricks"
+    if warm_spark_url():
+        return "connect"
     try:
         import databricks.connect  # noqa: F401
         return "databricks"
@@ -83,9 +103,6 @@ def get_spark(mode=None, app_name="workshop", conf=None):
     Reuses the active session when one exists, so notebooks and tests share one.
     """
     mode = resolve_mode(mode)
-    # Python workers must run the interpreter that runs us, or they import other packages.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     conf = dict(conf or {})
     if mode == "databricks":
         if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
@@ -95,25 +112,139 @@ def get_spark(mode=None, app_name="workshop", conf=None):
         from databricks.connect import DatabricksSession
 
         return DatabricksSession.builder.getOrCreate()
+    if mode == "connect":
+        from pyspark.sql import SparkSession
 
+        builder = SparkSession.builder.remote(warm_spark_url() or serve_connect(app_name))
+        for key, value in conf.items():  # runtime settings only: the server's JVM is running
+            builder = builder.config(key, value)
+        with warnings.catch_warnings():
+            # Settings of the server's JVM (e.g. a port for a server of its own) cannot change.
+            warnings.filterwarnings("ignore", message=".*CANNOT_MODIFY_CONFIG.*")
+            return builder.getOrCreate()
+    return _classic_session(app_name, conf)
+
+
+def _classic_session(app_name, conf):
     java_version()
+    # Python workers must run the interpreter that runs us, or they import other packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName(app_name)
-    if mode == "connect":
-        builder = builder.remote("local[2]")
-    else:
-        builder = builder.master("local[2]")
-    builder = _local_conf(builder)
+    builder = _local_conf(SparkSession.builder.appName(app_name).master("local[2]"))
     for key, value in conf.items():
         builder = builder.config(key, value)
-    with warnings.catch_warnings():
-        # Connect re-sends JVM options to the started server, which cannot change them.
-        warnings.filterwarnings("ignore", message=".*CANNOT_MODIFY_CONFIG.*")
-        spark = builder.getOrCreate()
-    if mode == "classic":
-        spark.sparkContext.setLogLevel("ERROR")
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+# -- the warm Spark: a Spark Connect server in this process's JVM -------------------------------
+
+_served_url = None
+
+
+def serve_connect(app_name="workshop", conf=None):
+    """Start local Spark in this process with a Spark Connect server in it; its `sc://` URL.
+
+    Once per process: later calls return the same URL. This process keeps its classic session
+    (`get_spark("classic")` returns it). Other processes attach with the URL: pass it to the
+    processes this one starts as WORKSHOP_SPARK_REMOTE (`warm_spark_env`); the others find it
+    in build/spark-connect.json until this process ends.
+    """
+    global _served_url
+    if _served_url:
+        return _served_url
+    from pyspark.sql import SparkSession
+
+    if SparkSession.getActiveSession() is not None:
+        raise SetupError("local Spark already runs in this process without a Connect server; "
+                         "call serve_connect() before the first get_spark()")
+    port, token = _free_port(), secrets.token_urlsafe(24)
+    served = {
+        # What remote("local[...]") sets up, on a port and with a token of our own.
+        "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
+        "spark.sql.artifact.isolation.enabled": "true",
+        "spark.sql.artifact.isolation.alwaysApplyClassloader": "true",
+        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.connect.grpc.binding.port": str(port),
+        "spark.connect.authenticate.token": token,
+    }
+    _classic_session(app_name, {**(conf or {}), **served})
+    # The client treats "localhost" without TLS as a local channel that may carry the token.
+    _served_url = f"sc://localhost:{port}/;token={token}"
+    _write_server_file(_served_url)
+    return _served_url
+
+
+def warm_spark_env(url):
+    """Environment variables for a process that should attach to the warm Spark at `url`."""
+    return {**os.environ, REMOTE_VARIABLE: url, "WORKSHOP_SPARK_MODE": "connect"}
+
+
+def warm_spark_url():
+    """The URL of a warm Spark to attach to: WORKSHOP_SPARK_REMOTE, else this clone's server file."""
+    url = os.environ.get(REMOTE_VARIABLE)
+    if url:
+        return url
+    try:
+        with open(SERVER_FILE) as f:
+            server = json.load(f)
+    except (OSError, ValueError):
+        return None
+    # Another process's server, whose Python workers run this interpreter (so this code), alive.
+    pid = server.get("pid")
+    if pid == os.getpid() or server.get("python") != sys.executable or not _alive(pid):
+        return None
+    return server.get("url") if _port_open(server.get("port")) else None
+
+
+def shown_url(url):
+    """A Spark Connect URL without its token, for messages."""
+    return re.sub(r";token=[^;]*", ";token=***", url or "")
+
+
+def _write_server_file(url):
+    os.makedirs(os.path.dirname(SERVER_FILE), exist_ok=True)
+    port = int(re.search(r":(\d+)/", url).group(1))
+    record = {"url": url, "port": port, "pid": os.getpid(), "python": sys.executable}
+    descriptor = os.open(SERVER_FILE + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the token
+    with os.fdopen(descriptor, "w") as f:
+        json.dump(record, f)
+    os.replace(SERVER_FILE + ".tmp", SERVER_FILE)
+    atexit.register(_remove_server_file, os.getpid())
+
+
+def _remove_server_file(pid):
+    try:
+        with open(SERVER_FILE) as f:
+            if json.load(f).get("pid") == pid:
+                os.remove(SERVER_FILE)
+    except (OSError, ValueError):
+        pass
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _alive(pid):
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def _port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=1):
+            return True
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def is_connect(spark):
