@@ -1,21 +1,18 @@
 """Every solution notebook runs top to bottom; every learner notebook runs up to its first TODO.
 
-Each notebook runs in its own Jupyter kernel with its own Spark session, as a learner's would.
+Each notebook runs in its own Jupyter kernel, as a learner's would, attached to this run's warm
+Spark (a Spark Connect server in the test run's JVM) as `workshop lab` attaches a learner's
+kernels: each kernel has a Spark session of its own, and no kernel waits for a JVM to start.
 The selected notebooks run two at a time (WORKSHOP_NOTEBOOK_WORKERS), in processes of their
-own: a kernel spends much of its time waiting (Spark starting, streaming triggers), so two
+own: a kernel spends much of its time waiting (streaming triggers, the service), so two
 kernels share two cores well. Each test then judges its notebook's run.
 """
-import concurrent.futures
-import multiprocessing
-import os
-
 import pytest
 
 from workshop import labs
-from workshop.run_notebooks import execute
+from workshop.run_notebooks import start_runs
 
-LABS = [os.path.basename(path)[:2] for path in labs.lab_sources()]
-WORKERS = int(os.environ.get("WORKSHOP_NOTEBOOK_WORKERS", "2"))
+LABS = labs.lab_numbers()
 
 
 def notebook_of(test_name, lab):
@@ -24,16 +21,16 @@ def notebook_of(test_name, lab):
 
 
 @pytest.fixture(scope="module")
-def notebook_runs(request):
+def notebook_runs(request, warm_spark_url):
     """Start every notebook this session selected; {(path, until_todo): future of its run}."""
+    from workshop.spark import warm_spark_env
+
     selected = [
         notebook_of(item.originalname, item.callspec.params["lab"])
         for item in request.session.items
         if item.module is request.module and hasattr(item, "callspec")
     ]
-    # spawn, not fork: this process may hold a Spark session and its threads.
-    pool = concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
-    runs = {notebook: pool.submit(execute, notebook[0], until_todo=notebook[1]) for notebook in selected}
+    pool, runs = start_runs(selected, env=warm_spark_env(warm_spark_url))
     yield runs
     pool.shutdown(cancel_futures=True)
 

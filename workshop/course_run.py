@@ -1,4 +1,5 @@
 """`workshop run`: the course end to end on this machine, with progress and a summary table."""
+import concurrent.futures
 import contextlib
 import os
 import sys
@@ -92,56 +93,72 @@ def stderr_to(path):
             os.close(saved)
 
 
-def run_solution_notebooks():
-    """Every solution notebook, top to bottom, each in its own kernel; a row per lab."""
-    from workshop import labs
-    from workshop.run_notebooks import execute
+def run_solution_notebooks(log_path, env=None):
+    """Every solution notebook, top to bottom, each in its own kernel (two at a time); a row per lab.
 
-    sources = labs.lab_sources()
-    log_path = os.path.join(labs.ROOT, "build", "workshop-run.log")
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    open(log_path, "w").close()
-    print(f"the kernels' and Spark's logs go to {os.path.relpath(log_path)}", flush=True)
-    rows = []
-    for done, source in enumerate(sources):
-        lab = os.path.basename(source)[:-3]
-        print(f"{progress_bar(done, len(sources))} running lab {lab} ...", flush=True)
-        _, solution = list(labs.targets(source))
-        with stderr_to(log_path):
-            result = execute(solution)
-        passed = result.ok and "all requirements met" in result.output
-        detail = "check passed" if passed else (result.error or "the check did not pass")
-        rows.append((f"lab {lab}", "ok" if passed else "FAILED", result.seconds, detail))
-    print(f"{progress_bar(len(sources), len(sources))} labs done", flush=True)
-    return rows
+    `env` is the kernels' environment: `warm_spark_env(url)` attaches them to the run's warm Spark.
+    """
+    from workshop import labs
+    from workshop.run_notebooks import start_runs
+
+    notebooks = {os.path.basename(source)[:-3]: (list(labs.targets(source))[1], False) for source in labs.lab_sources()}
+    print(f"{progress_bar(0, len(notebooks))} running {len(notebooks)} labs ...", flush=True)
+    with stderr_to(log_path):  # the kernels started here inherit it
+        pool, futures = start_runs(list(notebooks.values()), env=env)
+    lab_of = {futures[notebook]: lab for lab, notebook in notebooks.items()}
+    rows = {}
+    try:
+        for future in concurrent.futures.as_completed(lab_of):
+            result, lab = future.result(), lab_of[future]
+            passed = result.ok and "all requirements met" in result.output
+            detail = "check passed" if passed else (result.error or "the check did not pass")
+            rows[lab] = (f"lab {lab}", "ok" if passed else "FAILED", result.seconds, detail)
+            print(f"{progress_bar(len(rows), len(notebooks))} lab {lab} {'ok' if passed else 'FAILED'} "
+                  f"in {result.seconds:.1f} s", flush=True)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return [rows[lab] for lab in sorted(rows)]
 
 
 def run(args):
-    """The connector against the service, then every lab's solution notebook."""
-    failed = run_connector_tour(args)
+    """The connector against the service, then every lab's solution notebook, on one warm Spark."""
+    from workshop.labs import ROOT
+    from workshop.spark import get_spark, resolve_mode, serve_connect, warm_spark_env
+
+    log_path = os.path.join(ROOT, "build", "workshop-run.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    open(log_path, "w").close()
+    print(f"Spark's and the lab kernels' logs go to {os.path.relpath(log_path)}", flush=True)
+    state = {"mode": resolve_mode(args.mode), "url": None}
+
+    def start_spark():
+        if state["mode"] in ("classic", "connect"):
+            # Local runs start Spark once, with a Connect server in it that the lab kernels attach
+            # to; its JVM and Python workers write to the log.
+            with stderr_to(log_path):
+                state["url"] = serve_connect("workshop-run")
+        state["spark"] = get_spark(state["mode"], app_name="workshop-run")
+        return f"Spark {state['spark'].version}" + (" (the labs attach to it)" if state["url"] else "")
+
+    failed = run_connector_tour(args, start_spark, state)
     if not args.skip_labs:
-        failed += print_summary(run_solution_notebooks())
+        env = warm_spark_env(state["url"]) if state["url"] else None
+        failed += print_summary(run_solution_notebooks(log_path, env))
     return 1 if failed else 0
 
 
-def run_connector_tour(args):
+def run_connector_tour(args, start_spark, state):
+    """Read every resource and write a table on Spark, each step checked against ground truth."""
     from solutions import PracticeDataSource
     from workshop.service import PracticeService
-    from workshop.spark import get_spark
 
     steps = Steps(total=7)
     with PracticeService(events=args.events, entities=args.events // 2, ring_rows=args.events // 4) as service:
         url = service.url
         print(f"practice service at {url} ({args.events} events)")
-        state = {}
-
-        def start_spark():
-            state["spark"] = get_spark(args.mode, app_name="workshop-run")
-            state["spark"].dataSource.register(PracticeDataSource)
-            return f"Spark {state['spark'].version}"
-
         if steps.run("start Spark", start_spark):
             spark = state["spark"]
+            spark.dataSource.register(PracticeDataSource)
             truth = service.truth
             steps.run("read events (time windows)", lambda: read_resource(spark, url, "events", truth))
             steps.run("read events (Arrow batches)", lambda: read_resource(spark, url, "events", truth, arrow="true"))
