@@ -3,8 +3,9 @@
 
     python3 course.py run      # the whole course locally: `workshop run`
     python3 course.py test     # the test suite: `pytest`
+    python3 course.py lab      # the labs in JupyterLab, on one warm Spark: `workshop lab`
     python3 course.py test-databricks-connect   # the tests through databricks-connect
-    python3 course.py ARGS...  # any other `workshop` command, e.g. `doctor`, `serve`
+    python3 course.py ARGS...  # any other `workshop` command, e.g. `check 3`, `doctor`, `serve`
 
 Needs only Python 3.10+ (with venv) and, for Spark, Java 17+. Standard library only: this
 file runs before anything is installed. Set COURSE_VENV to use another environment folder.
@@ -31,13 +32,17 @@ def venv_python(folder=VENV):
 
 
 def ensure_installed(folder=VENV, requirements=(f".[{EXTRAS}]",), python=sys.executable):
-    """Create the environment and install the project; repeat only when pyproject.toml changes."""
+    """Create the environment and install the project; repeat only when pyproject.toml changes.
+
+    The stamp file lists every requirement set installed since pyproject.toml last changed.
+    """
     if sys.version_info < (3, 10):
         sys.exit(f"Python 3.10+ is needed; this is {sys.version.split()[0]}.")
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
         stamp = hashlib.sha256(f.read() + " ".join(requirements).encode()).hexdigest()
     stamp_file = os.path.join(folder, ".course-installed")
-    if os.path.exists(stamp_file) and open(stamp_file).read() == stamp:
+    done = open(stamp_file).read().split() if os.path.exists(stamp_file) else []
+    if stamp in done:
         return venv_python(folder)
     if not os.path.exists(venv_python(folder)):
         print(f"course: creating {folder}", flush=True)
@@ -48,8 +53,8 @@ def ensure_installed(folder=VENV, requirements=(f".[{EXTRAS}]",), python=sys.exe
     print(f"course: installing {' '.join(requirements)} into {folder} ...", flush=True)
     pip = [venv_python(folder), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run(pip + ["-e"] + list(requirements), cwd=ROOT, check=True)
-    with open(stamp_file, "w") as f:
-        f.write(stamp)
+    with open(stamp_file, "a") as f:
+        f.write(stamp + "\n")
     return venv_python(folder)
 
 
@@ -113,7 +118,8 @@ def main(args):
         return 0
     if args[0] == "test-databricks-connect":
         return test_databricks_connect(args[1:])
-    ensure_installed()
+    # `lab` needs JupyterLab, the `lab` extra; everything else the default extras.
+    ensure_installed(requirements=(f".[{EXTRAS},lab]" if args[0] == "lab" else f".[{EXTRAS}]",))
     if args[0] == "test":
         command = [venv_python(), "-m", "pytest"] + args[1:]
     else:

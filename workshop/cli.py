@@ -1,6 +1,8 @@
-"""The `workshop` command: serve, doctor, run (and the commands later labs add)."""
+"""The `workshop` command: the course's practice service, runs, checks and tools."""
 import argparse
+import contextlib
 import os
+import re
 import platform
 import sys
 import time
@@ -86,26 +88,148 @@ def cmd_build_labs(args):
     return 0
 
 
+def lab_number(text):
+    """ "3", "03", "lab3", "03_partitioning" -> "03"; SystemExit naming the labs for anything else."""
+    from workshop import labs
+
+    numbers = labs.lab_numbers()
+    match = re.fullmatch(r"(?:lab)?[ _-]?0*(\d{1,2})(?:_\w*)?(?:\.ipynb)?", text.strip().lower())
+    number = f"{int(match.group(1)):02d}" if match else None
+    if number not in numbers:
+        raise SystemExit(f"no lab {text!r}: the labs are {', '.join(numbers)} (e.g. `workshop check 3`)")
+    return number
+
+
+def learner_notebook(number):
+    from workshop import labs
+
+    learner, _ = labs.targets(labs.source_path(number))
+    return learner
+
+
+@contextlib.contextmanager
+def warm_spark(log_path):
+    """The environment for lab kernels attached to a warm Spark: a running one, else one of our own.
+
+    Ours lives as long as this command (its JVM and Python workers write to `log_path`).
+    """
+    from workshop.course_run import stderr_to
+    from workshop.spark import resolve_mode, serve_connect, shown_url, warm_spark_env, warm_spark_url
+
+    url = warm_spark_url()
+    if url:
+        print(f"attaching to the warm Spark at {shown_url(url)}", flush=True)
+    elif resolve_mode() in ("classic", "connect"):
+        print("starting Spark for the lab kernels ...", flush=True)
+        with stderr_to(log_path):
+            url = serve_connect("workshop")
+    yield warm_spark_env(url) if url else None
+
+
+def check_status(number, path, run):
+    """(status, requirements passed, detail) of one learner notebook's run."""
+    from workshop import labs
+
+    summary = re.search(r"Lab \d\d: (\d+)/(\d+) passed", run.output)
+    counts = f"{summary.group(1)}/{summary.group(2)}" if summary else ""
+    if run.ok and "all requirements met" in run.output:
+        return "pass", counts, ""
+    if summary:
+        failed = [line.strip()[6:] for line in run.output.splitlines() if line.strip().startswith("FAIL")]
+        return "fail", counts, failed[0][:90] if failed else ""
+    if run.stopped_at_todo:
+        fresh = labs.code_cells(labs.make_notebook(labs.source_path(number), learner=True))
+        with open(path) as f:
+            started = labs.code_cells(f.read()) != fresh
+        return ("in progress" if started else "not started"), "", "a TODO still raises NotImplementedError"
+    return "error", "", run.error[:90]
+
+
 def cmd_check(args):
-    """Run a learner's notebook top to bottom and show what its check says."""
-    import glob
+    """Run learner notebooks top to bottom and show what their checks say."""
+    from workshop import labs
+    from workshop.run_notebooks import start_runs
+
+    if args.all == bool(args.lab):
+        raise SystemExit("name one lab (`workshop check 3`) or use --all")
+    if args.all:
+        notebooks = {number: learner_notebook(number) for number in labs.lab_numbers()}
+    else:
+        number = lab_number(args.lab)
+        notebooks = {number: os.path.abspath(args.notebook or learner_notebook(number))}
+        if not os.path.exists(notebooks[number]):
+            raise SystemExit(f"no notebook {notebooks[number]}")
+    from workshop.course_run import stderr_to
+
+    log_path = os.path.join(labs.ROOT, "build", "workshop-check.log")
+    with warm_spark(log_path) as env:
+        print(f"running {len(notebooks)} notebook{'s' if len(notebooks) > 1 else ''} (kernel logs: "
+              f"{os.path.relpath(log_path)}) ...", flush=True)
+        with stderr_to(log_path):  # the kernels started here inherit it
+            pool, futures = start_runs([(path, True) for path in notebooks.values()], env=env)
+        try:
+            runs = {number: futures[(path, True)].result() for number, path in notebooks.items()}
+        finally:
+            pool.shutdown(cancel_futures=True)
+    if not args.all:
+        (number, run), = runs.items()
+        lines = [line for line in run.output.splitlines() if line.strip().startswith(("PASS", "FAIL", "SKIP", "Lab ", "Checking"))]
+        print("\n".join(lines) or "(the notebook printed no check results)")
+        status, _, detail = check_status(number, notebooks[number], run)
+        if status in ("not started", "in progress", "error"):
+            print(("a TODO is not done yet: " if run.stopped_at_todo else "the notebook stopped with ") + run.error)
+        return 0 if status == "pass" else 1
+    print(f"\n{'lab':<28} {'status':<12} {'passed':>6}  {'time':>6}  detail")
+    for number, run in runs.items():
+        status, counts, detail = check_status(number, notebooks[number], run)
+        name = os.path.basename(notebooks[number])[:-6]
+        print(f"{name:<28} {status:<12} {counts:>6}  {run.seconds:5.0f}s  {detail}")
+    done = sum(check_status(number, notebooks[number], run)[0] == "pass" for number, run in runs.items())
+    print(f"{done} of {len(runs)} labs pass their check")
+    return 0 if done == len(runs) else 1
+
+
+def cmd_reset(args):
+    """Put a fresh copy of a lab in labs/, keeping the old one in build/lab-backups/."""
+    import shutil
 
     from workshop import labs
-    from workshop.run_notebooks import execute
 
-    path = args.notebook or (glob.glob(os.path.join(labs.LEARNER_DIR, f"{args.lab}_*.ipynb")) or [None])[0]
-    if not path or not os.path.exists(path):
-        print(f"no notebook for lab {args.lab!r}; labs are {', '.join(sorted(os.listdir(labs.LEARNER_DIR)))}")
-        return 2
-    print(f"running {path} ...", flush=True)
-    result = execute(os.path.abspath(path))
-    check_lines = [line for line in result.output.splitlines() if line.strip().startswith(("PASS", "FAIL", "Lab ", "Checking"))]
-    print("\n".join(check_lines) or "(the notebook printed no check results)")
-    if not result.ok:
-        todo = "NotImplementedError" in result.error
-        print(("a TODO is not done yet: " if todo else "the notebook stopped with ") + result.error)
-        return 1
-    return 0 if "all requirements met" in result.output else 1
+    number = lab_number(args.lab)
+    path = learner_notebook(number)
+    if os.path.exists(path):
+        backups = os.path.join(labs.ROOT, "build", "lab-backups")
+        os.makedirs(backups, exist_ok=True)
+        backup = os.path.join(backups, f"{os.path.basename(path)[:-6]}-{time.strftime('%Y%m%d-%H%M%S')}.ipynb")
+        shutil.copy2(path, backup)
+        print(f"your copy is kept in {os.path.relpath(backup)}")
+    with open(path, "w") as f:
+        f.write(labs.make_notebook(labs.source_path(number), learner=True))
+    print(f"{os.path.relpath(path)} is a fresh copy of lab {number}")
+    return 0
+
+
+def cmd_lab(args):
+    """JupyterLab on labs/, its kernels attached to one warm Spark; Ctrl-C stops both."""
+    import shutil
+    import subprocess
+
+    from workshop import labs
+
+    jupyter = shutil.which("jupyter", path=os.path.dirname(sys.executable))
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        jupyter = None
+    if not jupyter:
+        raise SystemExit("JupyterLab is not installed here: run `python3 course.py lab` (it installs the `lab` extra), "
+                         "or `pip install -e '.[local,dev,lab]'`")
+    with warm_spark(os.path.join(labs.ROOT, "build", "workshop-lab.log")) as env:
+        command = [jupyter, "lab", labs.LEARNER_DIR] + list(args.jupyter_args)
+        try:
+            return subprocess.run(command, env=env).returncode
+        except KeyboardInterrupt:
+            return 0
 
 
 def build_parser():
@@ -144,10 +268,19 @@ def build_parser():
     bench.add_argument("--plot", metavar="PATH", help="also draw the rows/s figures to PATH (.svg or .png)")
     bench.set_defaults(func=cmd_bench)
 
-    check = sub.add_parser("check", help="run your lab notebook and show its check")
-    check.add_argument("lab", help="lab number, e.g. 03")
+    check = sub.add_parser("check", help="run your lab notebook (or all of them) and show what the check says")
+    check.add_argument("lab", nargs="?", help="lab number, e.g. 3 or 03")
     check.add_argument("notebook", nargs="?", help="notebook to check (default: labs/NN_*.ipynb)")
+    check.add_argument("--all", action="store_true", help="every lab: a table of pass / fail / not started")
     check.set_defaults(func=cmd_check)
+
+    reset = sub.add_parser("reset", help="put a fresh copy of a lab in labs/ (your copy is kept in build/)")
+    reset.add_argument("lab", help="lab number, e.g. 3 or 03")
+    reset.set_defaults(func=cmd_reset)
+
+    lab = sub.add_parser("lab", help="open the labs in JupyterLab, on one warm Spark (Ctrl-C stops it)")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to `jupyter lab`")
+    lab.set_defaults(func=cmd_lab)
 
     build = sub.add_parser("build-labs", help="generate labs/ and solutions/notebooks/ from the lab sources")
     build.add_argument("--check", action="store_true", help="write nothing; fail when a notebook is out of date")

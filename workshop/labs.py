@@ -58,6 +58,18 @@ def lab_sources():
     return sorted(glob.glob(os.path.join(SOURCES, "[0-9][0-9]_*.py")))
 
 
+def lab_numbers():
+    """["00", "01", ...]: every lab, in order."""
+    return [os.path.basename(path)[:2] for path in lab_sources()]
+
+
+def code_cells(notebook_text):
+    """The source of each code cell of a notebook, without outputs: tells an edited lab from a fresh one."""
+    import nbformat
+
+    return [cell.source for cell in nbformat.reads(notebook_text, as_version=4).cells if cell.cell_type == "code"]
+
+
 def parse_cells(text):
     """[(kind, lines)] with kind "code" or "markdown"; text before the first marker is a header."""
     cells = []
