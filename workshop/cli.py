@@ -198,9 +198,8 @@ def cmd_reset(args):
     number = lab_number(args.lab)
     path = learner_notebook(number)
     if os.path.exists(path):
-        backups = os.path.join(labs.ROOT, "build", "lab-backups")
-        os.makedirs(backups, exist_ok=True)
-        backup = os.path.join(backups, f"{os.path.basename(path)[:-6]}-{time.strftime('%Y%m%d-%H%M%S')}.ipynb")
+        os.makedirs(labs.BACKUP_DIR, exist_ok=True)
+        backup = os.path.join(labs.BACKUP_DIR, f"{os.path.basename(path)[:-6]}-{time.strftime('%Y%m%d-%H%M%S')}.ipynb")
         shutil.copy2(path, backup)
         print(f"your copy is kept in {os.path.relpath(backup)}")
     with open(path, "w") as f:

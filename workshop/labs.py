@@ -30,6 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCES = os.path.join(ROOT, "workshop", "lab_sources")
 LEARNER_DIR = os.path.join(ROOT, "labs")
 SOLUTION_DIR = os.path.join(ROOT, "solutions", "notebooks")
+BACKUP_DIR = os.path.join(ROOT, "build", "lab-backups")  # `workshop reset` keeps the learner's copy here
 
 CELL_START = re.compile(r"^# %%( \[markdown\])?\s*$")
 INCLUDE = re.compile(r"^(\s*)# %include ([\w.]+):([\w.]+)\s*$")
