@@ -4,6 +4,7 @@
     python3 course.py run      # the whole course locally: `workshop run`
     python3 course.py test     # the test suite: `pytest`
     python3 course.py lab      # the labs in JupyterLab, on one warm Spark: `workshop lab`
+    python3 course.py test-pyspark 4.0.1 ARGS  # the tests (pytest ARGS) on another PySpark
     python3 course.py test-databricks-connect   # the tests through databricks-connect
     python3 course.py ARGS...  # any other `workshop` command, e.g. `check 3`, `doctor`, `serve`
 
@@ -76,35 +77,59 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def ensure_pyspark(version, python=None):
+    """A folder holding PySpark `version` alone, to put first on PYTHONPATH; installed once.
+
+    PySpark is pure Python plus Spark's jars, so one folder serves every Python version and any
+    environment that has PySpark's dependencies: the suite runs on older PySparks without an
+    environment each.
+    """
+    folder = os.path.join(ROOT, ".venv-pyspark", version)
+    if not os.path.exists(os.path.join(folder, ".course-installed")):
+        print(f"course: installing PySpark {version} into {folder} ...", flush=True)
+        pip = [python or venv_python(), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps"]
+        subprocess.run(pip + ["--upgrade", "--target", folder, f"pyspark=={version}"], cwd=ROOT, check=True)
+        open(os.path.join(folder, ".course-installed"), "w").close()
+    return folder
+
+
+def test_pyspark(version, pytest_args):
+    """The suite (or part of it: pytest's arguments) in ./.venv, on PySpark `version`."""
+    python = ensure_installed()
+    folder = ensure_pyspark(version, python)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")])))
+    return subprocess.run([python, "-m", "pytest"] + pytest_args, cwd=ROOT, env=env).returncode
+
+
 def test_databricks_connect(pytest_args):
     """The suite through databricks-connect, against a local OSS Spark Connect server.
 
     No workspace needed: Spark 4.0.1 (as on DBR 17.3 LTS) serves Spark Connect on loopback,
     its Python workers run Python 3.12 like the client, and the client is databricks-connect.
+    One environment serves both: the server runs its Python with PySpark 4.0.1 first on
+    PYTHONPATH (ahead of the PySpark inside databricks-connect), the client without it.
     """
     python312 = find_python312()
     client = ensure_installed(os.path.join(ROOT, ".venv-dbconnect"), (".[connect,dev]",), python312)
-    server = ensure_installed(
-        os.path.join(ROOT, ".venv-connect-server"), (".[local]", "pyspark[connect]==4.0.1"), python312
-    )
+    pyspark = ensure_pyspark("4.0.1", client)
     port = free_port()
-    submit = os.path.join(os.path.dirname(server), "spark-submit")
-    log_path = os.path.join(ROOT, ".venv-connect-server", "server.log")
-    env = dict(os.environ, PYSPARK_PYTHON=server)
+    submit = os.path.join(pyspark, "pyspark", "bin", "spark-submit")
+    log_path = os.path.join(ROOT, ".venv-dbconnect", "server.log")
+    env = dict(os.environ, PYSPARK_PYTHON=client, PYTHONPATH=pyspark)
     print(f"course: starting a Spark Connect server (Spark 4.0.1) on port {port}", flush=True)
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [submit, "--master", "local[2]", "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
-             "--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.ui.enabled=false",
-             "spark-internal"],
+             "--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+             "--conf", "spark.ui.enabled=false", "spark-internal"],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
         )
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 180
         while "Spark Connect server started" not in open(log_path).read():
             if process.poll() is not None or time.time() > deadline:
                 sys.exit(f"course: the Spark Connect server did not start; see {log_path}")
-            time.sleep(1)
+            time.sleep(0.5)
         env = dict(os.environ, WORKSHOP_SPARK_MODE="databricks", SPARK_REMOTE=f"sc://localhost:{port}")
         return subprocess.run([client, "-m", "pytest"] + pytest_args, cwd=ROOT, env=env).returncode
     finally:
@@ -118,6 +143,10 @@ def main(args):
         return 0
     if args[0] == "test-databricks-connect":
         return test_databricks_connect(args[1:])
+    if args[0] == "test-pyspark":
+        if len(args) < 2 or not args[1][:1].isdigit():
+            sys.exit("usage: python3 course.py test-pyspark VERSION [pytest arguments], e.g. test-pyspark 4.0.1 -m spark")
+        return test_pyspark(args[1], args[2:])
     # `lab` needs JupyterLab, the `lab` extra; everything else the default extras.
     ensure_installed(requirements=(f".[{EXTRAS},lab]" if args[0] == "lab" else f".[{EXTRAS}]",))
     if args[0] == "test":

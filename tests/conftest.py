@@ -141,3 +141,39 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
+
+
+# -- where the suite's time goes: seconds per test file, for `workshop bench` and docs/performance.md --
+
+_FILE_SECONDS = {}
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::")[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Add this run to build/test-durations.json: seconds per test file (setup, call and teardown),
+    under the run's arguments, so a partial run does not replace the figures of the whole suite."""
+    import json
+
+    if not _FILE_SECONDS:
+        return
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "test-durations.json")
+    args = " ".join(session.config.invocation_params.args)
+    record = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "exit_status": int(exitstatus),
+              "mode": os.environ.get("WORKSHOP_SPARK_MODE"), "seconds": round(sum(_FILE_SECONDS.values()), 1),
+              "files": {name: round(seconds, 1) for name, seconds in sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])}}
+    try:
+        with open(path) as source:
+            runs = json.load(source)
+    except (OSError, ValueError):
+        runs = {}
+    runs[args] = record
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as out:
+            json.dump(runs, out, indent=2)
+    except OSError:
+        pass  # a read-only checkout (e.g. on a cluster): the figures are optional
