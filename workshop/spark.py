@@ -163,10 +163,12 @@ def serve_connect(app_name="workshop", conf=None):
                          "call serve_connect() before the first get_spark()")
     port, token = _free_port(), secrets.token_urlsafe(24)
     served = {
-        # What remote("local[...]") sets up, on a port and with a token of our own.
+        # What remote("local[...]") sets up, on a port and with a token of our own, except
+        # artifact isolation: with it, every Connect session gets Python workers of its own
+        # (its first Python data source read then takes ~10 s instead of ~1 s), and no lab adds
+        # session artifacts (jars, files) that other sessions must not see.
         "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
-        "spark.sql.artifact.isolation.enabled": "true",
-        "spark.sql.artifact.isolation.alwaysApplyClassloader": "true",
+        "spark.sql.artifact.isolation.enabled": "false",
         "spark.connect.grpc.binding.address": "127.0.0.1",
         "spark.connect.grpc.binding.port": str(port),
         "spark.connect.authenticate.token": token,
