@@ -172,6 +172,8 @@ def serve_connect(app_name="workshop", conf=None):
         "spark.connect.grpc.binding.address": "127.0.0.1",
         "spark.connect.grpc.binding.port": str(port),
         "spark.connect.authenticate.token": token,
+        # Tables its clients create (lab 11's pipeline) land in build/, not in the owner's folder.
+        "spark.sql.warehouse.dir": os.path.join(ROOT, "build", "spark-warehouse"),
     }
     _classic_session(app_name, {**(conf or {}), **served})
     # The client treats "localhost" without TLS as a local channel that may carry the token.

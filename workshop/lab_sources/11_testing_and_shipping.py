@@ -291,9 +291,13 @@ count_by_kind(read_events(spark, lab.url, *window)).orderBy("kind").show()
 print("the service has", lab.service.truth.count("events", start=window[0], end=window[1]), "events in the window")
 
 # %% [markdown]
-# The pipeline for real, with `spark-pipelines` (PySpark 4.1+, locally; it starts its own Spark,
-# which takes about a minute). The lab copies `pipelines/practice_events.py` into a temporary
-# folder beside a spec with this lab's service URL, runs it, and reads the views it wrote.
+# The pipeline for real, with `spark-pipelines` (PySpark 4.1+, locally). The lab copies
+# `pipelines/practice_events.py` into a temporary folder beside a spec with this lab's service
+# URL, runs it, and reads the views it wrote. When this kernel is attached to a warm Spark
+# (`workshop lab`, `workshop run`: WORKSHOP_SPARK_REMOTE), the pipeline runs on it too
+# (`spark-pipelines run --remote ...`) and its views are tables this session can read; otherwise
+# `spark-pipelines` starts a Spark of its own, which takes about a minute, and the views are
+# read from the parquet files it left in the folder.
 # (PySpark 4.3's `spark-pipelines` may exit with `UNKNOWN_RESPONSE ... __python_accumulator__`
 # *after* `Run is COMPLETED`: its client does not expect the metrics a Python data source sends
 # back. The run itself is complete; the cell judges by the run's own words and by the tables.)
@@ -334,8 +338,9 @@ def run_pipeline(url, start, end, timeout=300):
     with open(os.path.join(folder, "spark-pipeline.yml"), "w") as f:
         json.dump(spec, f, indent=2)  # JSON is YAML
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-    run = subprocess.run([cli, "run", "--spec", "spark-pipeline.yml"], cwd=folder, env=env, capture_output=True,
-                         text=True, timeout=timeout)
+    remote = ["--remote", os.environ["WORKSHOP_SPARK_REMOTE"]] if os.environ.get("WORKSHOP_SPARK_REMOTE") else []
+    run = subprocess.run([cli, "run", "--spec", "spark-pipeline.yml"] + remote, cwd=folder, env=env,
+                         capture_output=True, text=True, timeout=timeout)
     output = (run.stdout + run.stderr).splitlines()
     lines = [line for line in output if ("Flow " in line and line[:4].isdigit()) or "Run is" in line]
     completed = any("Run is COMPLETED" in line for line in output)
@@ -352,10 +357,12 @@ else:
     folder, completed, lines = run_pipeline(lab.url, *window)
     print("\n".join(lines))
     print(f"pipeline run {'completed' if completed else 'FAILED'} in {time.perf_counter() - started:.0f} s")
-    if completed:
+    if completed and os.environ.get("WORKSHOP_SPARK_REMOTE"):  # tables of the Spark this session shares
+        print(spark.read.table("practice_events").count(), "rows in the materialized view practice_events")
+        spark.read.table("practice_event_counts").orderBy("kind").show()
+    elif completed:  # parquet files of a Spark that has stopped
         warehouse = os.path.join(folder, "spark-warehouse")
-        events_view = spark.read.parquet(os.path.join(warehouse, "practice_events"))
-        print(events_view.count(), "rows in the materialized view practice_events")
+        print(spark.read.parquet(os.path.join(warehouse, "practice_events")).count(), "rows in the materialized view practice_events")
         spark.read.parquet(os.path.join(warehouse, "practice_event_counts")).orderBy("kind").show()
 
 # %% [markdown]
@@ -369,8 +376,8 @@ else:
 #   pipelines:
 #     practice_events:
 #       name: ${bundle.name} practice events
-#       catalog: ${var.catalog}
-#       schema: ${var.schema}
+#       catalog: main                # a catalog and schema where the pipeline may create tables
+#       schema: ${workspace.current_user.short_name}
 #       serverless: true
 #       environment:
 #         dependencies:
