@@ -244,3 +244,25 @@ def test_faults_apply_to_arrow_pages_and_a_retry_gets_the_same_rows():
             seqs = read_arrow(response).column("seq").to_pylist()
             assert seqs == [r["seq"] for r in service.truth.records("events", after_seq=after, until_seq=after + 10)]
         assert {429, 500, 503, "reset", 200} <= statuses
+
+
+@pytest.mark.parametrize("resource, path, query", [PAGED[0], PAGED[3], PAGED[5]])
+def test_an_arrow_page_is_the_batch_the_connectors_json_path_makes_in_permissive_mode(http, service, resource, path,
+                                                                                      query):
+    """So a reader may hand the service's batches to Spark as they are (PERMISSIVE, `_corrupt_record`)."""
+    pytest.importorskip("pyspark")
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    from solutions.conversion import PERMISSIVE, RecordConverter, rows_to_record_batch
+
+    schema = StructType([StructField(name, _spark_type(parse_type(type_text)))
+                         for name, type_text in field_types(http, service, resource).items()]
+                        + [StructField("_corrupt_record", StringType())])
+    converter = RecordConverter(schema, PERMISSIVE, "_corrupt_record")
+    as_json, as_arrow = drain(http, service.url + path, query), drain(http, service.url + path, query, AS_ARROW)
+    for (_, page), (_, table) in zip(as_json, as_arrow):
+        expected = rows_to_record_batch([converter.convert(item) for item in page["items"]], schema)
+        assert table.combine_chunks().to_batches()[0].equals(expected)
+    malformed = sum(1 for _, page in as_json for item in page["items"]
+                    if not isinstance(item, dict) or item.get("seq") in MALFORMED)
+    assert converter.malformed == malformed and (malformed > 0) == (resource == "events")
