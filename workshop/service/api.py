@@ -1,8 +1,9 @@
 """The HTTP API: routing, auth and faults around one small function per endpoint.
 
 Endpoints return a dict (encoded as JSON) or a str that already is JSON text. Page endpoints
-return a Page of record texts, made once and cached (workshop.service.cache); `handle` turns
-it into JSON or an Arrow stream, as the request's Accept asks, and caches the finished answer.
+return a Page (which records, and the cursor); `handle` makes it JSON, from record texts made
+once and cached (workshop.service.cache), or an Arrow stream, as the request's Accept asks,
+and caches the finished answer.
 """
 import json
 import logging
@@ -50,12 +51,11 @@ class Response:
 
 @dataclass
 class Page:
-    """A page of records of one resource, as JSON texts (bytes), before it is rendered."""
-    resource: str
-    texts: list
+    """A page of records of one resource, before it is rendered as JSON or Arrow."""
+    resource: str  # events, entities or kv
+    indexes: list  # of the records in the resource (events: seqs), in page order
     next_cursor: str = None
     latest_seq: int = None  # the feed's (the feed has no cursor)
-    malformed: list = field(default_factory=list)  # positions of malformed records
 
 
 def _page(texts, next_cursor):
@@ -64,27 +64,30 @@ def _page(texts, next_cursor):
     return '{"items":[' + ",".join(texts) + '],"next_cursor":' + cursor + "}"
 
 
-def _render(page, arrow):
-    """The answer to a page request: an Arrow stream, or the JSON body assembled from the texts."""
+def _records(service, resource):
+    return {"events": service.events, "entities": service.entities, "kv": service.ring}[resource]
+
+
+def _render(service, page, arrow):
+    """The answer to a page request: an Arrow stream, or the JSON body assembled from record texts."""
     headers = {"Vary": "Accept, Accept-Encoding"}
     if page.next_cursor is not None:
         headers["X-Next-Cursor"] = page.next_cursor
     if page.latest_seq is not None:
         headers["X-Latest-Seq"] = str(page.latest_seq)
+    records = _records(service, page.resource)
     if arrow:
-        return Response(200, arrow_wire.page_stream(page.resource, page.texts, page.malformed), headers,
-                        content_type=media.ARROW)
+        columns, malformed = records.columns(page.indexes)
+        corrupt = [None] * len(page.indexes)
+        for position in malformed:
+            corrupt[position] = arrow_wire.corrupt_text(json.loads(records.record_json(page.indexes[position])))
+        return Response(200, arrow_wire.page_stream(page.resource, columns, corrupt), headers, content_type=media.ARROW)
+    texts = service.cache.records(page.resource, page.indexes, records.record_json)
     if page.latest_seq is not None:
         tail = b'],"latest_seq":%d}' % page.latest_seq
     else:
         tail = b'],"next_cursor":' + (b"null" if page.next_cursor is None else b'"%s"' % page.next_cursor.encode()) + b"}"
-    return Response(200, b'{"items":[' + b",".join(page.texts) + tail, headers)
-
-
-def _events_page(service, seqs, **rest):
-    events = service.events
-    malformed = [position for position, seq in enumerate(seqs) if events.is_malformed(seq)]
-    return Page("events", service.cache.records("events", seqs, events.record_json), malformed=malformed, **rest)
+    return Response(200, b'{"items":[' + b",".join(texts) + tail, headers)
 
 
 # --- health and schema ---------------------------------------------------------------------
@@ -151,7 +154,7 @@ def events_page(service, request):
                            "split it into smaller windows", count=count, max_window_rows=most)
     keys = events.window(start, end, devices, kinds, after, limit)
     cursor = params.encode_cursor("events", *keys[limit - 1]) if len(keys) > limit else None
-    return _events_page(service, [seq for _, seq in keys[:limit]], next_cursor=cursor)
+    return Page("events", [seq for _, seq in keys[:limit]], next_cursor=cursor)
 
 
 def events_latest(service, request):
@@ -168,7 +171,7 @@ def events_feed(service, request):
     limit = params.limit(query, service.settings["max_page_size"])
     latest = service.events.latest
     last = min(latest if until is None else min(until, latest), after + limit)
-    return _events_page(service, list(range(after + 1, last + 1)), latest_seq=latest)
+    return Page("events", list(range(after + 1, last + 1)), latest_seq=latest)
 
 
 def events_seq_at(service, request):
@@ -195,8 +198,7 @@ def entities_page(service, request):
     cursor = params.decode_cursor(query, "entities", 1)
     first = low if cursor is None else max(low, cursor[0])
     last = min(high, first + limit)
-    texts = service.cache.records("entities", list(range(first, last)), service.entities.record_json)
-    return Page("entities", texts, params.encode_cursor("entities", last) if last < high else None)
+    return Page("entities", list(range(first, last)), params.encode_cursor("entities", last) if last < high else None)
 
 
 def ring(service, request):
@@ -219,9 +221,8 @@ def kv_page(service, request):
         start += to_skip
         to_skip = max(start - end, 0)
         chosen.extend(range(start, min(end, start + limit - len(chosen))))
-    texts = service.cache.records("kv", [order[position] for position in chosen], service.ring.record_json)
     more = skip + len(chosen) < sum(end - start for start, end in slices)
-    return Page("kv", texts, params.encode_cursor("kv", skip + len(chosen)) if more else None)
+    return Page("kv", [order[position] for position in chosen], params.encode_cursor("kv", skip + len(chosen)) if more else None)
 
 
 # --- tables --------------------------------------------------------------------------------
@@ -381,7 +382,7 @@ def _page_answer(service, request, handler):
     key = ("page", request.path, query, latest, arrow, gzipped)
     response = service.cache.get(key)
     if response is None:
-        response = _render(handler(service, request), arrow)
+        response = _render(service, handler(service, request), arrow)
         if gzipped:
             response = replace(response, body=media.compress(response.body), compressed=True)
         service.cache.put(key, response, len(response.body) + PAGE_OVERHEAD)

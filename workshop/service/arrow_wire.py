@@ -23,7 +23,7 @@ from workshop.service.timefmt import EPOCH, format_us
 
 CORRUPT_COLUMN = "_corrupt_record"
 _ONE_US = datetime.timedelta(microseconds=1)
-_SCHEMAS = {}  # resource -> (pyarrow schema, [(name, parsed type)])
+_SCHEMAS = {}  # resource -> pyarrow schema
 
 
 def _pyarrow():
@@ -54,42 +54,13 @@ def arrow_type(parsed):
     return pa.struct([pa.field(field, arrow_type(kind)) for field, kind in parsed[1]])
 
 
-def _json_type(parsed):
-    """The Arrow type of the JSON values themselves (timestamps, dates, decimals are text), cast after."""
-    pa = _pyarrow()
-    name = parsed[0]
-    if name in ("timestamp", "timestamp_ntz", "date", "decimal"):
-        return pa.string()
-    if name == "binary":
-        raise TypeError("binary inside a nested type is base64 text that no cast decodes")
-    if name == "array":
-        return pa.list_(pa.field("element", _json_type(parsed[1])))
-    if name == "map":
-        return pa.map_(pa.field("key", _json_type(parsed[1]), nullable=False), pa.field("value", _json_type(parsed[2])))
-    if name == "struct":
-        return pa.struct([pa.field(field, _json_type(kind)) for field, kind in parsed[1]])
-    return arrow_type(parsed)
-
-
 def resource_schema(resource):
-    """(the Arrow schema of a resource's pages, its fields as (name, JSON-values type, Arrow type))."""
+    """The Arrow schema of a resource's pages: its fields, then `_corrupt_record`."""
     if resource not in _SCHEMAS:
         pa = _pyarrow()
-        fields = []
-        for field in schemas.schema(resource)["fields"]:
-            parsed = parse_type(field["type"])
-            fields.append((field["name"], None if parsed[0] == "binary" else _json_type(parsed), arrow_type(parsed)))
-        arrow_fields = [pa.field(name, target) for name, _, target in fields]
-        _SCHEMAS[resource] = (pa.schema(arrow_fields + [pa.field(CORRUPT_COLUMN, pa.string())]), fields)
+        fields = [pa.field(field["name"], arrow_type(parse_type(field["type"]))) for field in schemas.schema(resource)["fields"]]
+        _SCHEMAS[resource] = pa.schema(fields + [pa.field(CORRUPT_COLUMN, pa.string())])
     return _SCHEMAS[resource]
-
-
-def _column(values, json_type, target):
-    pa = _pyarrow()
-    if json_type is None:  # binary: base64 text in JSON
-        return pa.array([None if value is None else base64.b64decode(value) for value in values], target)
-    column = pa.array(values, json_type)
-    return column if json_type == target else column.cast(target)
 
 
 def corrupt_text(record):
@@ -99,21 +70,24 @@ def corrupt_text(record):
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
-def page_stream(resource, texts, malformed=()):
-    """An Arrow IPC stream (one record batch) of records given as JSON texts (bytes).
+def _array(values, arrow_type_):
+    pa = _pyarrow()
+    if pa.types.is_decimal(arrow_type_):  # unscaled integers (cents for decimal(12,2)), as Decimal would be slow
+        return pa.array(values, pa.int64()).cast(pa.decimal128(19, 0)).view(arrow_type_)
+    return pa.array(values, arrow_type_)
 
-    `malformed` holds the positions of malformed records: their fields are null and their text
-    is in `_corrupt_record`.
+
+def page_stream(resource, columns, corrupt):
+    """An Arrow IPC stream of one record batch: a resource's columns, then `_corrupt_record`.
+
+    Columns hold Arrow-ready values in schema order: integers, floats, strings, bytes, lists,
+    dicts, timestamps as microseconds, dates as days since the epoch, decimals as unscaled
+    integers. `corrupt` holds each row's corrupt-record text, or None.
     """
     pa = _pyarrow()
-    schema, fields = resource_schema(resource)
-    records = json.loads(b"[" + b",".join(texts) + b"]")
-    corrupt = [None] * len(records)
-    for position in malformed:
-        corrupt[position] = corrupt_text(records[position])
-        records[position] = {}
-    columns = [_column([record.get(name) for record in records], json_type, target) for name, json_type, target in fields]
-    batch = pa.RecordBatch.from_arrays(columns + [pa.array(corrupt, pa.string())], schema=schema)
+    schema = resource_schema(resource)
+    arrays = [_array(values, field.type) for values, field in zip(columns, schema)]
+    batch = pa.RecordBatch.from_arrays(arrays + [pa.array(corrupt, pa.string())], schema=schema)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, schema) as writer:
         writer.write_batch(batch)
