@@ -42,6 +42,9 @@ class Cache:
             self.used -= old[1]
         self._entries[key] = (value, size)
         self.used += size
+        self._evict()
+
+    def _evict(self):
         while self.used > self.budget:
             _, (_, evicted) = self._entries.popitem(last=False)
             self.used -= evicted
@@ -66,6 +69,10 @@ class Cache:
         if missing:
             with self._lock:
                 for position in missing:
-                    text = found[position]
-                    self._put((resource, indexes[position]), text, len(text) + RECORD_OVERHEAD)
+                    key = (resource, indexes[position])
+                    if key not in entries:  # another request may have made it meanwhile
+                        size = len(found[position]) + RECORD_OVERHEAD
+                        entries[key] = (found[position], size)
+                        self.used += size
+                self._evict()
         return found
