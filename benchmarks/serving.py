@@ -1,14 +1,22 @@
 """The serving limit: how fast can clients drain the practice service?
 
 Starts the service (in its own process, so clients and server do not share a GIL) with
-1,000,000 events, then measures rows/s and MB/s for 1, 2 and 4 concurrent clients, each a
-process with its own keep-alive connection, draining time windows (`/v1/events`) and the feed
-(`/v1/events/feed`) with the largest page. Each figure is the median of several runs after a
-warm-up. Later benchmarks (the connector's reads) compare with these figures.
+1,000,000 events, then measures rows/s for 1, 2 and 4 concurrent clients, each a process with
+its own keep-alive connection, draining time windows (`/v1/events`) and the feed
+(`/v1/events/feed`) with the largest page, in each wire format side by side: JSON, JSON with
+gzip, Arrow IPC, Arrow IPC with gzip. A client decodes what it gets, as a reader must: JSON
+with `json.loads`, an Arrow stream into a `pyarrow.Table` (its cursor from `X-Next-Cursor`).
+
+Every format starts on a fresh service process, so its first pass is cold (each record made
+and encoded, each answer rendered); `--runs` warm passes over the same pages follow (records
+and answers come from the service's cache). A figure gives the cold rows/s, the median warm
+rows/s, and the CPU time the service and the clients spent per row (from /proc, on Linux):
+when other work shares the machine, rows/s move but CPU per row says what bounds them.
+Later benchmarks (the connector's reads) compare with these figures.
 
     python benchmarks/serving.py                  # figures as text
     python benchmarks/serving.py --json           # machine-readable
-    python benchmarks/serving.py --events 200000 --rows 50000 --clients 1,2 --mode feed
+    python benchmarks/serving.py --events 200000 --rows 50000 --clients 1,2 --mode feed --formats json,arrow
 """
 import argparse
 import gzip
@@ -26,6 +34,8 @@ import urllib.request
 from datetime import datetime, timedelta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARROW = "application/vnd.apache.arrow.stream"
+FORMATS = ("json", "json+gzip", "arrow", "arrow+gzip")
 
 
 def measure_startup(events):
@@ -39,9 +49,14 @@ def measure_startup(events):
         return time.perf_counter() - started
 
 
-def start_server(events, page, max_window_rows=None):
+def start_server(events, page, max_window_rows=None, cache_mb=4096, **settings):
+    """A service process, (process, url). Its cache holds every page of 1,000,000 events in every
+    format (the default 512 MB would not), so warm figures are warm; other settings become flags."""
     command = [sys.executable, "-m", "workshop.service", "--port", "0", "--events", str(events),
-               "--max-page-size", str(page), "--max-window-rows", str(max_window_rows or max(page, 20_000))]
+               "--max-page-size", str(page), "--max-window-rows", str(max_window_rows or max(page, 20_000)),
+               "--cache-mb", str(cache_mb)]
+    for name, value in settings.items():
+        command += ["--" + name.replace("_", "-"), str(value)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     match = re.search(r"(https?://[^\s]+:\d+)", process.stdout.readline())
     if not match:
@@ -81,16 +96,30 @@ def iso(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def drain(url, requests_to_make, use_gzip, barrier):
-    """One client: its own keep-alive connection; returns (rows, wire bytes, json bytes, start, end)."""
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far (Linux /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drain(url, requests_to_make, use_gzip, barrier, wire="json"):
+    """One client: its own keep-alive connection; (rows, wire bytes, decoded bytes, start, end, CPU s)."""
+    if wire == "arrow":
+        import pyarrow
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
     headers = {"Accept-Encoding": "gzip"} if use_gzip else {}
+    if wire == "arrow":
+        headers["Accept"] = ARROW
     connection.request("GET", "/health", headers=headers)
     connection.getresponse().read()
     barrier.wait()
-    rows = wire = raw = 0
-    started = time.perf_counter()
+    rows = wire_bytes = raw = 0
+    started, cpu_started = time.perf_counter(), time.process_time()
     for path in requests_to_make:
         cursor = None
         while True:
@@ -99,39 +128,52 @@ def drain(url, requests_to_make, use_gzip, barrier):
             body = response.read()
             if response.status != 200:
                 raise RuntimeError(f"{response.status} {body[:200]!r}")
-            wire += len(body)
+            wire_bytes += len(body)
             if response.getheader("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
             raw += len(body)
-            page = json.loads(body)
-            rows += len(page["items"])
-            cursor = page.get("next_cursor")
+            if wire == "arrow":
+                rows += pyarrow.ipc.open_stream(body).read_all().num_rows
+                cursor = response.getheader("X-Next-Cursor")
+            else:
+                page = json.loads(body)
+                rows += len(page["items"])
+                cursor = page.get("next_cursor")
             if not cursor:
                 break
-    finished = time.perf_counter()
+    finished, cpu = time.perf_counter(), time.process_time() - cpu_started
     connection.close()
-    return rows, wire, raw, started, finished
+    return rows, wire_bytes, raw, started, finished, cpu
 
 
 def _client(args):
-    url, paths, use_gzip, barrier, results = args
-    results.put(drain(url, paths, use_gzip, barrier))
+    url, paths, use_gzip, barrier, results, wire = args
+    results.put(drain(url, paths, use_gzip, barrier, wire))
 
 
-def run_once(url, work, use_gzip):
-    """All clients at once (one process each); aggregate rows/s and MB/s over the wall time."""
+def run_once(url, work, use_gzip, wire="json", server_pid=None):
+    """All clients at once (one process each); aggregate rows/s and MB/s over the wall time.
+
+    With `server_pid`, also the service's CPU microseconds per row over the run.
+    """
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     barrier, results = context.Barrier(len(work)), context.Queue()
-    processes = [context.Process(target=_client, args=((url, paths, use_gzip, barrier, results),)) for paths in work]
+    processes = [context.Process(target=_client, args=((url, paths, use_gzip, barrier, results, wire),))
+                 for paths in work]
     for process in processes:
         process.start()
+    server_before = cpu_seconds(server_pid) if server_pid else None
     outcomes = [results.get(timeout=600) for _ in processes]
+    server_after = cpu_seconds(server_pid) if server_pid else None
     for process in processes:
         process.join()
     seconds = max(o[4] for o in outcomes) - min(o[3] for o in outcomes)
-    rows, wire, raw = (sum(o[i] for o in outcomes) for i in range(3))
-    return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "mb_per_s": wire / seconds / 1e6,
-            "json_mb_per_s": raw / seconds / 1e6}
+    rows, wire_bytes, raw, client_cpu = (sum(o[i] for o in outcomes) for i in (0, 1, 2, 5))
+    result = {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "mb_per_s": wire_bytes / seconds / 1e6,
+              "decoded_mb_per_s": raw / seconds / 1e6, "client_cpu_us_per_row": client_cpu / rows * 1e6}
+    if server_before is not None and server_after is not None:
+        result["server_cpu_us_per_row"] = (server_after - server_before) / rows * 1e6
+    return result
 
 
 def feed_work(clients, rows, page, offset=0):
@@ -152,53 +194,79 @@ def window_work(clients, windows, page):
     return work
 
 
+def measure_format(events, page, work, fmt, runs):
+    """Cold pass on a fresh service, then `runs` warm passes: one figure."""
+    process, url = start_server(events, page)
+    try:
+        wire, use_gzip = fmt.split("+")[0], fmt.endswith("+gzip")
+        cold = run_once(url, work, use_gzip, wire, process.pid)
+        warm = [run_once(url, work, use_gzip, wire, process.pid) for _ in range(runs)]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    figure = {"format": fmt, "rows": cold["rows"], "cold_rows_per_s": round(cold["rows_per_s"]),
+              "rows_per_s": round(statistics.median(r["rows_per_s"] for r in warm)),
+              "runs_rows_per_s": [round(r["rows_per_s"]) for r in warm],
+              "mb_per_s": round(statistics.median(r["mb_per_s"] for r in warm), 1),
+              "client_cpu_us_per_row": round(statistics.median(r["client_cpu_us_per_row"] for r in warm), 2)}
+    if "server_cpu_us_per_row" in cold:
+        figure["cold_server_cpu_us_per_row"] = round(cold["server_cpu_us_per_row"], 2)
+        figure["server_cpu_us_per_row"] = round(statistics.median(r["server_cpu_us_per_row"] for r in warm), 2)
+    return figure
+
+
+def describe(figure):
+    cpu = ""
+    if "server_cpu_us_per_row" in figure:
+        cpu = (f"  service {figure['cold_server_cpu_us_per_row']:5.2f} cold {figure['server_cpu_us_per_row']:5.2f} warm"
+               f"  clients {figure['client_cpu_us_per_row']:5.2f}")
+    return (f"  {figure['format']:11} {figure['cold_rows_per_s']:>9,} cold {figure['rows_per_s']:>9,} warm "
+            f"{figure['mb_per_s']:6.1f} MB/s{cpu}  (warm runs: {figure['runs_rows_per_s']})")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events the service holds (default 1000000)")
     parser.add_argument("--rows", type=int, default=200_000, help="rows drained per run (default 200000)")
     parser.add_argument("--clients", default="1,2,4", help="client counts to measure (default 1,2,4)")
-    parser.add_argument("--runs", type=int, default=3, help="measured runs per figure, after one warm-up (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="warm runs per figure, after the cold one (default 3)")
     parser.add_argument("--page", type=int, default=10_000, help="page size, the service's largest (default 10000)")
     parser.add_argument("--mode", choices=("window", "feed", "both"), default="both", help="what to drain")
-    parser.add_argument("--gzip", action="store_true", help="ask for gzip responses")
+    parser.add_argument("--formats", default=",".join(FORMATS), help=f"wire formats (default {','.join(FORMATS)})")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = parser.parse_args(argv)
     clients = [int(part) for part in args.clients.split(",")]
-    say = (lambda *a: None) if args.json else print
+    formats = [part.strip() for part in args.formats.split(",")]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        parser.error(f"--formats: unknown {unknown[0]!r}; known: {', '.join(FORMATS)}")
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))
 
     startup = measure_startup(args.events)
     say(f"start-up with {args.events} events: {startup * 1000:.0f} ms (construct, start, first /health)")
-    process, url = start_server(args.events, args.page)
+    modes = ["window", "feed"] if args.mode == "both" else [args.mode]
+    windows = []
+    if "window" in modes:
+        process, url = start_server(args.events, args.page)
+        try:
+            windows = plan_windows(url, args.rows)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    say(f"{args.rows} rows per run, page {args.page}, {os.cpu_count()} CPUs; rows/s cold (fresh service) and warm "
+        f"(median of {args.runs}); CPU µs per row of the service (cold, warm) and of all clients (warm)")
     figures = []
-    try:
-        modes = ["window", "feed"] if args.mode == "both" else [args.mode]
-        windows = plan_windows(url, args.rows) if "window" in modes else []
-        say(f"service {url}; {args.rows} rows per run, page {args.page}, gzip {'on' if args.gzip else 'off'}, "
-            f"{os.cpu_count()} CPUs")
-        for mode in modes:
-            for count in clients:
-                if mode == "feed":
-                    work, warm = feed_work(count, args.rows, args.page), feed_work(count, args.rows // 5, args.page)
-                else:
-                    work, warm = window_work(count, windows, args.page), window_work(count, windows[: max(count, 2)], args.page)
-                run_once(url, warm, args.gzip)
-                runs = [run_once(url, work, args.gzip) for _ in range(args.runs)]
-                figure = {
-                    "mode": mode, "clients": count, "rows": runs[0]["rows"],
-                    "rows_per_s": statistics.median(r["rows_per_s"] for r in runs),
-                    "mb_per_s": statistics.median(r["mb_per_s"] for r in runs),
-                    "json_mb_per_s": statistics.median(r["json_mb_per_s"] for r in runs),
-                    "runs_rows_per_s": [round(r["rows_per_s"]) for r in runs],
-                }
+    for mode in modes:
+        for count in clients:
+            say(f"{mode} pages, {count} client{'s' if count > 1 else ''}:")
+            work = feed_work(count, args.rows, args.page) if mode == "feed" else window_work(count, windows, args.page)
+            for fmt in formats:
+                figure = {"mode": mode, "clients": count, **measure_format(args.events, args.page, work, fmt, args.runs)}
                 figures.append(figure)
-                say(f"{mode:6} {count} client{'s' if count > 1 else ' '}: {figure['rows_per_s']:>9,.0f} rows/s "
-                    f"{figure['mb_per_s']:6.1f} MB/s on the wire  (runs: {figure['runs_rows_per_s']})")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+                say(describe(figure))
     if args.json:
         print(json.dumps({"events": args.events, "startup_seconds": round(startup, 4), "page": args.page,
-                          "gzip": args.gzip, "cpus": os.cpu_count(), "figures": figures}, indent=2))
+                          "cpus": os.cpu_count(), "figures": figures}, indent=2))
 
 
 if __name__ == "__main__":

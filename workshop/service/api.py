@@ -1,16 +1,18 @@
 """The HTTP API: routing, auth and faults around one small function per endpoint.
 
-Endpoints return a dict (encoded as JSON) or a str that already is JSON text (pages are
-assembled from pre-encoded records).
+Endpoints return a dict (encoded as JSON) or a str that already is JSON text. Page endpoints
+return a Page (which records, and the cursor); `handle` makes it JSON, from record texts made
+once and cached (workshop.service.cache), or an Arrow stream, as the request's Accept asks,
+and caches the finished answer.
 """
 import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
-from workshop.service import params, schemas
+from workshop.service import arrow_wire, media, params, schemas
 from workshop.service.errors import ApiError, bad_request, not_found
 from workshop.service.events import KINDS, ingest_us
 from workshop.service.ring import MAX_TOKEN, MIN_TOKEN
@@ -18,6 +20,7 @@ from workshop.service.tables import check_table_name, parse_fields, parse_rows
 from workshop.service.timefmt import format_us
 
 log = logging.getLogger("workshop.service")
+PAGE_OVERHEAD = 1000  # what a cached answer costs besides its body (key, headers, objects)
 
 
 @dataclass
@@ -42,12 +45,49 @@ class Response:
     body: bytes
     headers: dict = field(default_factory=dict)
     reset: bool = False  # drop the connection instead of answering
+    content_type: str = media.JSON
+    compressed: bool = False  # the body is gzip already
+
+
+@dataclass
+class Page:
+    """A page of records of one resource, before it is rendered as JSON or Arrow."""
+    resource: str  # events, entities or kv
+    indexes: list  # of the records in the resource (events: seqs), in page order
+    next_cursor: str = None
+    latest_seq: int = None  # the feed's (the feed has no cursor)
 
 
 def _page(texts, next_cursor):
     """A page body from records that are already JSON text."""
     cursor = "null" if next_cursor is None else f'"{next_cursor}"'
     return '{"items":[' + ",".join(texts) + '],"next_cursor":' + cursor + "}"
+
+
+def _records(service, resource):
+    return {"events": service.events, "entities": service.entities, "kv": service.ring}[resource]
+
+
+def _render(service, page, arrow):
+    """The answer to a page request: an Arrow stream, or the JSON body assembled from record texts."""
+    headers = {"Vary": "Accept, Accept-Encoding"}
+    if page.next_cursor is not None:
+        headers["X-Next-Cursor"] = page.next_cursor
+    if page.latest_seq is not None:
+        headers["X-Latest-Seq"] = str(page.latest_seq)
+    records = _records(service, page.resource)
+    if arrow:
+        columns, malformed = records.columns(page.indexes)
+        corrupt = [None] * len(page.indexes)
+        for position in malformed:
+            corrupt[position] = arrow_wire.corrupt_text(json.loads(records.record_json(page.indexes[position])))
+        return Response(200, arrow_wire.page_stream(page.resource, columns, corrupt), headers, content_type=media.ARROW)
+    texts = service.cache.records(page.resource, page.indexes, records.record_json)
+    if page.latest_seq is not None:
+        tail = b'],"latest_seq":%d}' % page.latest_seq
+    else:
+        tail = b'],"next_cursor":' + (b"null" if page.next_cursor is None else b'"%s"' % page.next_cursor.encode()) + b"}"
+    return Response(200, b'{"items":[' + b",".join(texts) + tail, headers)
 
 
 # --- health and schema ---------------------------------------------------------------------
@@ -114,7 +154,7 @@ def events_page(service, request):
                            "split it into smaller windows", count=count, max_window_rows=most)
     keys = events.window(start, end, devices, kinds, after, limit)
     cursor = params.encode_cursor("events", *keys[limit - 1]) if len(keys) > limit else None
-    return _page([events.record_json(seq) for _, seq in keys[:limit]], cursor)
+    return Page("events", [seq for _, seq in keys[:limit]], next_cursor=cursor)
 
 
 def events_latest(service, request):
@@ -131,8 +171,7 @@ def events_feed(service, request):
     limit = params.limit(query, service.settings["max_page_size"])
     latest = service.events.latest
     last = min(latest if until is None else min(until, latest), after + limit)
-    texts = [service.events.record_json(seq) for seq in range(after + 1, last + 1)]
-    return '{"items":[' + ",".join(texts) + '],"latest_seq":%d}' % latest
+    return Page("events", list(range(after + 1, last + 1)), latest_seq=latest)
 
 
 def events_seq_at(service, request):
@@ -159,8 +198,7 @@ def entities_page(service, request):
     cursor = params.decode_cursor(query, "entities", 1)
     first = low if cursor is None else max(low, cursor[0])
     last = min(high, first + limit)
-    texts = [service.entities.record_json(index) for index in range(first, last)]
-    return _page(texts, params.encode_cursor("entities", last) if last < high else None)
+    return Page("entities", list(range(first, last)), params.encode_cursor("entities", last) if last < high else None)
 
 
 def ring(service, request):
@@ -183,9 +221,8 @@ def kv_page(service, request):
         start += to_skip
         to_skip = max(start - end, 0)
         chosen.extend(range(start, min(end, start + limit - len(chosen))))
-    texts = [service.ring.record_json(order[position]) for position in chosen]
     more = skip + len(chosen) < sum(end - start for start, end in slices)
-    return _page(texts, params.encode_cursor("kv", skip + len(chosen)) if more else None)
+    return Page("kv", [order[position] for position in chosen], params.encode_cursor("kv", skip + len(chosen)) if more else None)
 
 
 # --- tables --------------------------------------------------------------------------------
@@ -233,10 +270,17 @@ def _idempotency_key(request):
     return key
 
 
+def _posted_rows(request):
+    """The rows of a body: JSON {"rows": [...]}, or an Arrow IPC stream (read into the JSON form)."""
+    if (request.headers.get("Content-Type") or "").split(";")[0].strip().lower() == media.ARROW:
+        return arrow_wire.rows_from_stream(request.body)
+    return parse_rows(request.json())
+
+
 def table_rows_post(service, request):
     params.check_allowed(request.query, ())
     name = _table_name(request)
-    return service.tables.insert(name, parse_rows(request.json()), _idempotency_key(request))
+    return service.tables.insert(name, _posted_rows(request), _idempotency_key(request))
 
 
 def stage_create(service, request):
@@ -248,7 +292,7 @@ def stage_rows(service, request):
     params.check_allowed(request.query, ())
     name = _table_name(request)
     key = _idempotency_key(request)
-    staged, duplicate = service.tables.stage_rows(name, request.path_args["stage"], parse_rows(request.json()), key)
+    staged, duplicate = service.tables.stage_rows(name, request.path_args["stage"], _posted_rows(request), key)
     return {"staged": staged} if key is None else {"staged": staged, "duplicate": duplicate}
 
 
@@ -308,6 +352,7 @@ ROUTES = [
     (f"/v1/tables/{_NAME}/commit", {"POST": table_commit}),
 ]
 _COMPILED = [(re.compile(pattern), methods) for pattern, methods in ROUTES]
+_PAGES = (events_page, events_feed, entities_page, kv_page)  # answered as JSON or Arrow, and cached
 
 
 def _route(method, path):
@@ -326,6 +371,22 @@ def _route(method, path):
 def _encode(payload):
     text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
     return text.encode()
+
+
+def _page_answer(service, request, handler):
+    """A page, from the cache when the same request was answered before with the same data."""
+    arrow = media.wants_arrow(request.headers.get("Accept"))
+    gzipped = media.accepts_gzip(request.headers.get("Accept-Encoding"))
+    latest = service.events.latest if handler in (events_page, events_feed) else None  # appends change events pages
+    query = tuple(sorted(item for item in request.query.items() if item[0] not in params.ALWAYS_ALLOWED))
+    key = ("page", request.path, query, latest, arrow, gzipped)
+    response = service.cache.get(key)
+    if response is None:
+        response = _render(service, handler(service, request), arrow)
+        if gzipped:
+            response = replace(response, body=media.compress(response.body), compressed=True)
+        service.cache.put(key, response, len(response.body) + PAGE_OVERHEAD)
+    return response
 
 
 def _error(error):
@@ -364,6 +425,8 @@ def handle(service, method, path, raw_query, headers, body):
             faulted = _fault_response(service, kind, token)
             if faulted is not None:
                 return faulted
+        if handler in _PAGES:
+            return _page_answer(service, request, handler)
         result = handler(service, request)
         status, payload = result if isinstance(result, tuple) else (200, result)
         # A reset on a write happens after the write is applied: only an idempotent retry is safe.

@@ -12,7 +12,7 @@ import threading
 from bisect import bisect_left, bisect_right
 
 from workshop.service.hashing import GOLDEN, MASK64, finalize, stream_key, word
-from workshop.service.timefmt import format_us, parse_timestamp
+from workshop.service.timefmt import US_PER_DAY, format_us, parse_timestamp
 
 BASE_INGEST_US = parse_timestamp("2026-01-01T00:00:00Z")
 TICK_US = 10_000  # one event every 10 ms of ingest time
@@ -61,16 +61,19 @@ def _attribute_maps():
     return maps
 
 
-# Pre-encoded JSON fragments: a record is one %-format of ready pieces.
-_TAGS_JSON = [json.dumps(tags, separators=(",", ":")) for tags in _tag_lists()]
-_ATTRIBUTES_JSON = [json.dumps(attributes, separators=(",", ":")) for attributes in _attribute_maps()]
-_NOTES_JSON = [json.dumps(note) for note in _NOTES]
+_TAG_LISTS = _tag_lists()
+_ATTRIBUTE_MAPS = _attribute_maps()
 # 4096 places; formatting doubles per record would cost more than the rest of the record.
-_LOCATIONS_JSON = [
-    json.dumps({"lat": (finalize(i) % 1_800_001 - 900_000) / 10_000, "lon": (finalize(~i & MASK64) % 3_600_001 - 1_800_000) / 10_000},
-               separators=(",", ":"))
+_LOCATIONS = [
+    {"lat": (finalize(i) % 1_800_001 - 900_000) / 10_000, "lon": (finalize(~i & MASK64) % 3_600_001 - 1_800_000) / 10_000}
     for i in range(4096)
 ]
+# Pre-encoded JSON fragments: a record is one %-format of ready pieces.
+_TAGS_JSON = [json.dumps(tags, separators=(",", ":")) for tags in _TAG_LISTS]
+_ATTRIBUTES_JSON = [json.dumps(attributes, separators=(",", ":")) for attributes in _ATTRIBUTE_MAPS]
+_NOTES_JSON = [json.dumps(note) for note in _NOTES]
+_LOCATIONS_JSON = [json.dumps(location, separators=(",", ":")) for location in _LOCATIONS]
+_NO_PARTS = (None,) * 13
 
 
 def first_seq_at_or_after(time_us):
@@ -158,46 +161,81 @@ class EventLog:
     def is_malformed(self, seq):
         return self._malformed_below > 0 and word(self._malformed_key, seq) < self._malformed_below
 
-    def record_json(self, seq):
-        """The event as served: a compact JSON text (or its malformed variant)."""
+    def _parts(self, seq):
+        """The event's fields, with the nested ones (and note) as indexes into the tables above."""
         base = self._key + seq * 4 * GOLDEN
         w0 = finalize(base & MASK64)
         w1 = finalize((base + GOLDEN) & MASK64)
         w2 = finalize((base + 2 * GOLDEN) & MASK64)
         w3 = finalize((base + 3 * GOLDEN) & MASK64)
         ingest = BASE_INGEST_US + seq * TICK_US
-        event = ingest - self._delay_us(seq, w0)
         kind = KIND_SLOTS[(w0 >> 42) & 15]
         cents = (w1 >> 20) & 0xFFFFFF
-        amount = f"{cents // 100}.{cents % 100:02d}"
-        if kind == "refund" and cents:
-            amount = "-" + amount
         note = (w1 >> 56) & 255
+        payload = None
         if (w3 >> 51) & 7:
-            raw = ((w2 ^ w0).to_bytes(8, "little") + w1.to_bytes(8, "little"))[: (w3 >> 47) & 15]
-            payload = '"' + base64.b64encode(raw).decode() + '"'
-        else:
-            payload = "null"
-        event_time = format_us(event)
-        text = _TEMPLATE % (
+            payload = ((w2 ^ w0).to_bytes(8, "little") + w1.to_bytes(8, "little"))[: (w3 >> 47) & 15]
+        return (
             seq,
             "%08x-%04x-%04x-%04x-%012x" % (w2 >> 32, (w2 >> 16) & 0xFFFF, w2 & 0xFFFF, w3 >> 48, w3 & 0xFFFFFFFFFFFF),
-            event_time,
-            format_us(ingest),
-            event_time[:10],
+            ingest - self._delay_us(seq, w0),
+            ingest,
             1 + (w0 >> 46) % DEVICES,
             kind,
             (w1 & 0xFFFFF) / 1000,
-            amount,
-            _TAGS_JSON[(w1 >> 44) & 63],
-            _ATTRIBUTES_JSON[(w1 >> 50) & 63],
-            _LOCATIONS_JSON[(w3 >> 4) & 4095] if w3 & 15 else "null",
+            -cents if kind == "refund" else cents,  # the amount in cents
+            (w1 >> 44) & 63,
+            (w1 >> 50) & 63,
+            (w3 >> 4) & 4095 if w3 & 15 else None,
             payload,
-            "null" if note < 180 else _NOTES_JSON[note % len(_NOTES_JSON)],
+            None if note < 180 else note % len(_NOTES),
+        )
+
+    def record_json(self, seq):
+        """The event as served: a compact JSON text (or its malformed variant)."""
+        _, event_id, event, ingest, device, kind, value, cents, tags, attributes, location, payload, note = self._parts(seq)
+        event_time = format_us(event)
+        text = _TEMPLATE % (
+            seq,
+            event_id,
+            event_time,
+            format_us(ingest),
+            event_time[:10],
+            device,
+            kind,
+            value,
+            ("-%d.%02d" if cents < 0 else "%d.%02d") % divmod(abs(cents), 100),
+            _TAGS_JSON[tags],
+            _ATTRIBUTES_JSON[attributes],
+            "null" if location is None else _LOCATIONS_JSON[location],
+            "null" if payload is None else '"' + base64.b64encode(payload).decode() + '"',
+            "null" if note is None else _NOTES_JSON[note],
         )
         if self._malformed_below and word(self._malformed_key, seq) < self._malformed_below:
             return self._malformed(text, word(self._malformed_key, seq), event)
         return text
+
+    def columns(self, seqs):
+        """(the fields of these events as columns of Arrow-ready values, the positions of malformed ones).
+
+        Times are microseconds, the date is days since the epoch, the amount is cents; a malformed
+        event's fields are all None.
+        """
+        malformed = [position for position, seq in enumerate(seqs) if self.is_malformed(seq)]
+        rows = [self._parts(seq) for seq in seqs]
+        for position in malformed:
+            rows[position] = _NO_PARTS
+        seq, event_id, event, ingest, device, kind, value, cents, tags, attributes, location, payload, note = (
+            zip(*rows) if rows else [()] * len(_NO_PARTS))
+        return [
+            seq, event_id, event, ingest, [None if us is None else us // US_PER_DAY for us in event], device, kind,
+            value, cents,
+            [None if index is None else _TAG_LISTS[index] for index in tags],
+            [None if index is None else _ATTRIBUTE_MAPS[index] for index in attributes],
+            [None if index is None else _LOCATIONS[index] for index in location],
+            payload,
+            [None if index is None else _NOTES[index] for index in note],
+        ], malformed
 
     @staticmethod
     def _malformed(text, bits, event):

@@ -54,12 +54,17 @@ class Ring:
             return [(start, end)]
         return [(start, len(tokens)), (0, end)]  # ring order: after token_gt, then from the minimum
 
-    def record_json(self, index):
+    def _parts(self, index):
         w1 = word(self._key, index, 1, 2)
-        return '{"key":"key-%06d","token":%d,"value":"%s","version":%d,"updated_at":"%s"}' % (
-            index,
-            self.token_of(index),
-            f"v{w1 & 0xFFFFFFFFFF:010x}",
-            1 + (w1 >> 40) % 50,
-            format_us(_UPDATED_FROM_US + (w1 >> 8) % (200 * US_PER_DAY)),
-        )
+        return (f"key-{index:06d}", self.token_of(index), f"v{w1 & 0xFFFFFFFFFF:010x}", 1 + (w1 >> 40) % 50,
+                _UPDATED_FROM_US + (w1 >> 8) % (200 * US_PER_DAY))
+
+    def record_json(self, index):
+        key, token, value, version, updated = self._parts(index)
+        return '{"key":"%s","token":%d,"value":"%s","version":%d,"updated_at":"%s"}' % (
+            key, token, value, version, format_us(updated))
+
+    def columns(self, indexes):
+        """(the fields of these rows as columns of Arrow-ready values, no malformed ones)."""
+        rows = [self._parts(index) for index in indexes]
+        return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(5)], []

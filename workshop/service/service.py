@@ -5,6 +5,7 @@ import time
 
 from workshop.service import tls
 from workshop.service.auth import Auth
+from workshop.service.cache import Cache
 from workshop.service.entities import Entities
 from workshop.service.events import EventLog
 from workshop.service.faults import Faults
@@ -25,6 +26,7 @@ class PracticeService:
         self.entities = Entities(seed, self.settings["entities"])
         self.ring = Ring(seed, self.settings["ring_rows"], self.settings["ring_nodes"])
         self.tables = Tables()
+        self.cache = Cache(self.settings["cache_mb"] * 1024 * 1024)
         self.auth = Auth(self.settings)
         self.faults = Faults(seed, self.settings["fault_rate"], self.settings["fault_kinds"])
         self.truth = Truth(self)

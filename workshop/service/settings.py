@@ -27,6 +27,7 @@ SETTINGS = {
     "slow_seconds": (2.0, "delay of a `slow` fault"),
     "malformed_rate": (0.0, "fraction of event records served malformed (always the same ones)"),
     "feed_rate": (0.0, "events appended to the feed per second (0: only by append_events)"),
+    "cache_mb": (512, "memory for record texts and page answers made once and served again, in MB (0: none)"),
 }
 DEFAULTS = {name: default for name, (default, _) in SETTINGS.items()}
 SECRETS = ("api_key", "password", "client_secret")
@@ -58,7 +59,7 @@ def normalize(**settings):
     merged = {**DEFAULTS, **settings}
     for name in ("seed",):
         _number(name, merged[name], int)
-    for name in ("events", "entities", "ring_rows", "ring_nodes"):
+    for name in ("events", "entities", "ring_rows", "ring_nodes", "cache_mb"):
         _number(name, merged[name], int, 0)
     _number("port", merged["port"], int, 0, 65535)
     _number("max_window_rows", merged["max_window_rows"], int, 1)
