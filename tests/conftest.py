@@ -11,6 +11,18 @@ import urllib.parse
 
 import pytest
 
+# Property tests (hypothesis): the small profile by default and in CI; the large one by hand,
+# `HYPOTHESIS_PROFILE=large pytest tests/test_properties_*.py` (or `--hypothesis-profile=large`).
+# Tests on Spark scale their own example counts down from these (each example is a Spark job).
+try:
+    from hypothesis import settings as hypothesis_settings
+except ImportError:  # hypothesis is a dev dependency; only the property tests need it
+    pass
+else:
+    hypothesis_settings.register_profile("small", max_examples=300, deadline=None, print_blob=True)
+    hypothesis_settings.register_profile("large", max_examples=5000, deadline=None, print_blob=True)
+    hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "small"))
+
 # Small data keeps the suite fast; benchmarks use large data.
 SERVICE_SETTINGS = dict(seed=7, events=6000, entities=4000, ring_rows=3000, ring_nodes=4, max_window_rows=1500)
 
