@@ -15,12 +15,15 @@ import pytest
 # `HYPOTHESIS_PROFILE=large pytest tests/test_properties_*.py` (or `--hypothesis-profile=large`).
 # Tests on Spark scale their own example counts down from these (each example is a Spark job).
 try:
+    from hypothesis import HealthCheck
     from hypothesis import settings as hypothesis_settings
 except ImportError:  # hypothesis is a dev dependency; only the property tests need it
     pass
 else:
-    hypothesis_settings.register_profile("small", max_examples=300, deadline=None, print_blob=True)
-    hypothesis_settings.register_profile("large", max_examples=5000, deadline=None, print_blob=True)
+    # No deadlines or speed health check: on a shared 2-core machine time says nothing about the code.
+    untimed = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+    hypothesis_settings.register_profile("small", max_examples=300, **untimed)
+    hypothesis_settings.register_profile("large", max_examples=5000, **untimed)
     hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "small"))
 
 # Small data keeps the suite fast; benchmarks use large data.
