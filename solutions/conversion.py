@@ -105,7 +105,7 @@ def format_timestamp(value):
     Row conversion turns TimestampType into naive local datetimes), and `astimezone` reads a
     naive value as local time. Never `.replace(tzinfo=UTC)` a naive value from Spark.
     A naive local time is ambiguous in the hour a DST change repeats: take such values while
-    local time is UTC (`local_time_in_utc`), as the row writer does.
+    local time is UTC (`local_time_zone("UTC")`), as the row writer does.
     """
     # BEGIN SOLUTION: value.astimezone(UTC) (a naive value counts as local time), drop the zone, isoformat(timespec="microseconds") and append "Z"
     if value.tzinfo is None and value.date() == datetime.date.min:
@@ -120,22 +120,23 @@ def format_timestamp(value):
 
 
 @contextlib.contextmanager
-def local_time_in_utc():
-    """Run the block with this process's local time zone set to UTC, then restore it.
+def local_time_zone(zone):
+    """Run the block with this process's local time in `zone` (e.g. "UTC"), then restore it.
 
-    PySpark's Row path (the rows a DataSourceWriter gets, 4.0 to 4.3 at least) makes each
-    TimestampType value naive local time with `value.astimezone().replace(tzinfo=None)`
-    (pyspark/sql/conversion.py), which drops the fold: in the hour a DST change repeats, two
-    instants become one wall-clock time, and no code can tell them apart afterwards. UTC has no
-    repeated hour, so there the naive value is the instant. PySpark converts lazily, as the
-    writer takes rows from its iterator, so the rows must be taken inside the block. POSIX only
-    (time.tzset); elsewhere the block runs in the process's own zone.
+    For the row writer, "UTC": PySpark's Row path (the rows a DataSourceWriter gets, 4.0 to 4.3
+    at least) makes each TimestampType value naive local time with
+    `value.astimezone().replace(tzinfo=None)` (pyspark/sql/conversion.py), which drops the fold:
+    in the hour a DST change repeats, two instants become one wall-clock time, and no code can
+    tell them apart afterwards. UTC has no repeated hour, so there the naive value is the
+    instant. PySpark converts lazily, as the writer takes rows from its iterator, so the rows
+    must be taken inside the block. POSIX only (time.tzset); elsewhere the block runs in the
+    process's own zone.
     """
     if not hasattr(time, "tzset"):
         yield
         return
     previous = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
+    os.environ["TZ"] = zone
     time.tzset()
     try:
         yield

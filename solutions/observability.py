@@ -21,8 +21,9 @@ return them in their commit messages and the driver sums them (`sum_metrics`), l
 and keeps them on the writer as `last_metrics`; readers log theirs when a partition is done.
 
 Secrets. Option values of secret options and OAuth2 tokens are registered with
-`remember_secret`; `redact` replaces them (and an `api_key=` query value) with `***` in every
-line the JSON formatter writes and in the connector's error messages.
+`remember_secret`; `redact` replaces them (in their raw, JSON-escaped, repr and URL-encoded
+forms, and an `api_key=` query value) with `***` in every value the JSON formatter writes, before
+it encodes the line, and in the connector's error messages.
 """
 import datetime
 import json

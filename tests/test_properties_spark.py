@@ -11,9 +11,6 @@ with local time in the zone of option workerTimeZone while they run, as on a mac
 The Spark session's time zone is set to the same zone. Expected answers come from epoch
 microseconds, with no zone involved (dst.utc_text).
 """
-import contextlib
-import os
-import time
 import uuid
 
 import pytest
@@ -22,6 +19,7 @@ from hypothesis import strategies as st
 
 import dst
 from solutions import PracticeDataSource
+from solutions.conversion import local_time_zone
 from solutions.options import parse_options
 from solutions.writer import PracticeArrowWriter, PracticeBatchWriter
 
@@ -31,27 +29,11 @@ MIN_MICROS, MAX_MICROS = -62135596800 * 10**6, 253402300799 * 10**6 + 999999
 DAY = 86400 * 10**6
 
 
-@contextlib.contextmanager
-def process_time_zone(zone):
-    """This process's local time in `zone` for the block (as if the machine were set to it)."""
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = zone
-    time.tzset()
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = previous
-        time.tzset()
-
-
 class RowsInZone(PracticeBatchWriter):
     zone = "UTC"
 
     def write(self, iterator):
-        with process_time_zone(self.zone):
+        with local_time_zone(self.zone):
             return super().write(iterator)
 
 
@@ -59,7 +41,7 @@ class ArrowInZone(PracticeArrowWriter):
     zone = "UTC"
 
     def write(self, iterator):
-        with process_time_zone(self.zone):
+        with local_time_zone(self.zone):
             return super().write(iterator)
 
 
