@@ -21,10 +21,13 @@ DROPMALFORMED (skip the record) and FAILFAST (stop with an error naming the reco
 """
 import base64
 import binascii
+import contextlib
 import datetime
 import decimal
 import json
 import math
+import os
+import time
 
 from pyspark.sql.types import (
     ArrayType,
@@ -101,11 +104,48 @@ def format_timestamp(value):
     A naive datetime is taken as local time: that is what PySpark hands to Python code (its
     Row conversion turns TimestampType into naive local datetimes), and `astimezone` reads a
     naive value as local time. Never `.replace(tzinfo=UTC)` a naive value from Spark.
+    A naive local time is ambiguous in the hour a DST change repeats: take such values while
+    local time is UTC (`local_time_zone("UTC")`), as the row writer does.
     """
     # BEGIN SOLUTION: value.astimezone(UTC) (a naive value counts as local time), drop the zone, isoformat(timespec="microseconds") and append "Z"
-    in_utc = value.astimezone(UTC).replace(tzinfo=None)
+    if value.tzinfo is None and value.date() == datetime.date.min:
+        # astimezone needs a day of room before a naive value and fails on 0001-01-01 (a common
+        # "no date" sentinel); mktime reads the local time without it.
+        seconds = time.mktime(value.timetuple())
+        in_utc = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=seconds, microseconds=value.microsecond)
+    else:
+        in_utc = value.astimezone(UTC).replace(tzinfo=None)
     return in_utc.isoformat(timespec="microseconds") + "Z"
     # END SOLUTION
+
+
+@contextlib.contextmanager
+def local_time_zone(zone):
+    """Run the block with this process's local time in `zone` (e.g. "UTC"), then restore it.
+
+    For the row writer, "UTC": PySpark's Row path (the rows a DataSourceWriter gets, 4.0 to 4.3
+    at least) makes each TimestampType value naive local time with
+    `value.astimezone().replace(tzinfo=None)` (pyspark/sql/conversion.py), which drops the fold:
+    in the hour a DST change repeats, two instants become one wall-clock time, and no code can
+    tell them apart afterwards. UTC has no repeated hour, so there the naive value is the
+    instant. PySpark converts lazily, as the writer takes rows from its iterator, so the rows
+    must be taken inside the block. POSIX only (time.tzset); elsewhere the block runs in the
+    process's own zone.
+    """
+    if not hasattr(time, "tzset"):
+        yield
+        return
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()
 
 
 # ---------------------------------------------------------------------------------------------

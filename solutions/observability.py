@@ -21,8 +21,9 @@ return them in their commit messages and the driver sums them (`sum_metrics`), l
 and keeps them on the writer as `last_metrics`; readers log theirs when a partition is done.
 
 Secrets. Option values of secret options and OAuth2 tokens are registered with
-`remember_secret`; `redact` replaces them (and an `api_key=` query value) with `***` in every
-line the JSON formatter writes and in the connector's error messages.
+`remember_secret`; `redact` replaces them (in their raw, JSON-escaped, repr and URL-encoded
+forms, and an `api_key=` query value) with `***` in every value the JSON formatter writes, before
+it encodes the line, and in the connector's error messages.
 """
 import datetime
 import json
@@ -30,6 +31,7 @@ import logging
 import re
 import sys
 import threading
+import urllib.parse
 
 LOGGER_NAME = "solutions"
 _STANDARD_FIELDS = set(vars(logging.LogRecord("x", logging.INFO, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
@@ -44,10 +46,24 @@ _level_set_here = None  # the level configure_logging gave the logger, if it did
 
 
 def remember_secret(value):
-    """Register a secret value so `redact` hides it (short values would hide too much)."""
+    """Register a secret value so `redact` hides it (short values would hide too much).
+
+    Also the forms text gives it when it holds quotes, backslashes, control or non-ASCII
+    characters: repr() (exception messages quote values with %r, bytes too), JSON and URL
+    encoding. A secret can reach a log line in any of them, e.g. in an exception's text.
+    """
     if isinstance(value, str) and len(value) >= 6:
+        forms = {
+            value,
+            repr(value)[1:-1],
+            repr(value.encode("utf-8"))[2:-1],
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            urllib.parse.quote(value, safe=""),
+            urllib.parse.quote_plus(value, safe=""),
+        }
         with _lock:
-            _secrets.add(value)
+            _secrets.update(forms)
 
 
 def redact(text):
@@ -80,7 +96,25 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+        # Redact before encoding: json.dumps escapes `"`, `\` and control characters, and the
+        # escaped form of a secret holding one of them no longer matches the secret.
+        return json.dumps(redact_values(entry), ensure_ascii=False)
+
+
+def redact_values(value):
+    """`value` (a log entry) made JSON-ready, with `redact` applied to every string in it, keys too.
+
+    Numbers, booleans and None stay as they are; anything else becomes its redacted `str()`.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {redact(str(key)): redact_values(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_values(item) for item in value]
+    return redact(str(value))
 
 
 def configure_logging(options):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pyspark.sql.datasource import DataSourceArrowWriter, DataSourceWriter, WriterCommitMessage
 
 from solutions.client import PracticeClient, ServiceError
-from solutions.conversion import row_to_json_converter
+from solutions.conversion import local_time_zone, row_to_json_converter
 from solutions.observability import configure_logging, sum_metrics, task_fields
 from solutions.options import OptionError, require
 from solutions.resilience import DeadLetters, check_dead_letter_table, create_dead_letter_table
@@ -240,7 +240,8 @@ class PracticeBatchWriter(PracticeWriter, DataSourceWriter):
 
     def write(self, iterator):
         to_json = row_to_json_converter(self.schema)
-        return self.send(to_json(row) for row in iterator)
+        with local_time_zone("UTC"):  # Spark's Rows hold naive local times, which lose the DST fold elsewhere
+            return self.send(to_json(row) for row in iterator)
 
 
 class PracticeArrowWriter(PracticeWriter, DataSourceArrowWriter):

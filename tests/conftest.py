@@ -15,6 +15,21 @@ import pytest
 # attach to a warm Spark that a learner's `workshop lab` happens to run on this machine.
 os.environ.setdefault("WORKSHOP_SPARK_MODE", "classic")
 
+# Property tests (hypothesis): the small profile by default and in CI; the large one by hand,
+# `HYPOTHESIS_PROFILE=large pytest tests/test_properties_*.py` (or `--hypothesis-profile=large`).
+# Tests on Spark scale their own example counts down from these (each example is a Spark job).
+try:
+    from hypothesis import HealthCheck
+    from hypothesis import settings as hypothesis_settings
+except ImportError:  # hypothesis is a dev dependency; only the property tests need it
+    pass
+else:
+    # No deadlines or speed health check: on a shared 2-core machine time says nothing about the code.
+    untimed = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+    hypothesis_settings.register_profile("small", max_examples=300, **untimed)
+    hypothesis_settings.register_profile("large", max_examples=5000, **untimed)
+    hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "small"))
+
 # Small data keeps the suite fast; benchmarks use large data.
 SERVICE_SETTINGS = dict(seed=7, events=6000, entities=4000, ring_rows=3000, ring_nodes=4, max_window_rows=1500)
 

@@ -39,6 +39,11 @@ spark = lab.spark
 # UTC, never as local time. The other way, when Spark hands rows to a writer (lab 05), a
 # `timestamp` arrives as a naive `datetime` in the worker's local time (Arrow batches give aware
 # UTC values), so `value.astimezone(UTC)` is right for both, and `.replace(tzinfo=UTC)` is wrong.
+# One hour it cannot be right: PySpark makes that naive value with
+# `value.astimezone().replace(tzinfo=None)` (4.0 to 4.3), which drops the *fold*, so in the hour a
+# DST change repeats (01:30 comes twice in New York on 2026-11-01) two instants become one value.
+# The reference row writer therefore takes its rows with local time set to UTC, where no hour
+# repeats (`local_time_zone("UTC")`, lab 05); Arrow batches keep the instant anyway.
 # `spark.sql.session.timeZone` only changes how Spark *shows* and parses timestamp text; it is
 # not the Python worker's zone. (`datetime.fromtimestamp(seconds)` without `tz=` is local time
 # too.)
@@ -89,6 +94,7 @@ for record in malformed[:4]:
 
 # %%
 import datetime
+import time
 
 from solutions.conversion import UTC, MalformedValueError
 
@@ -193,7 +199,8 @@ check_lab(
 # ## Recap
 #
 # - Yield aware datetimes; text without a zone is the service's UTC, never local time.
-# - From Spark, a naive timestamp is local time: `astimezone(UTC)`, never `replace(tzinfo=UTC)`.
+# - From Spark, a naive timestamp is local time: `astimezone(UTC)`, never `replace(tzinfo=UTC)`;
+#   and it has lost its DST fold, so take Rows while local time is UTC (or take Arrow batches).
 # - Decimals go from text to `Decimal`, never through float; a JSON number is malformed here.
 # - PERMISSIVE keeps the raw text in the corrupt-record column, DROPMALFORMED skips, FAILFAST
 #   stops and names the record's position and key.

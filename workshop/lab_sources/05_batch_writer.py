@@ -113,13 +113,15 @@ class PracticeWriter(reference_writer.PracticeWriter):
 # %% [markdown]
 # ## Your task 2: the Arrow writer
 #
-# `PracticeBatchWriter` (given) takes rows. Write `PracticeArrowWriter.write`: the iterator gives
-# `pyarrow.RecordBatch`es; `batch.to_pylist()` gives one dict per row.
+# `PracticeBatchWriter` (given) takes rows, with local time set to UTC while it takes them: PySpark
+# turns each timestamp of a Row into naive local time, which in the hour a DST change repeats
+# cannot tell the two instants apart (lab 04). Write `PracticeArrowWriter.write`: the iterator
+# gives `pyarrow.RecordBatch`es; `batch.to_pylist()` gives one dict per row, timestamps aware.
 
 # %%
 from pyspark.sql.datasource import DataSourceArrowWriter, DataSourceWriter
 
-from solutions.conversion import row_to_json_converter
+from solutions.conversion import local_time_zone, row_to_json_converter
 
 
 # %include solutions.writer:PracticeBatchWriter

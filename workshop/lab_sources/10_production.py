@@ -81,15 +81,19 @@ for entry in [e for e in entries if "partition_id" in e][:4]:
 #   `record.created`, in UTC, ISO-8601), `level`, `logger`, `message` (`record.getMessage()`),
 #   every field the call passed with `extra=` (the record's attributes that a plain `LogRecord`
 #   does not have: `self.STANDARD` lists those), and `exception` (`self.formatException(...)`)
-#   when `record.exc_info` is set. Pass the finished line through `redact()` (it replaces every
-#   secret the connector registered with `remember_secret`, and `api_key=` query values, by `***`).
+#   when `record.exc_info` is set. Redact before encoding: pass the entry through
+#   `redact_values()`, which applies `redact()` to every string in it (`redact` replaces every
+#   secret the connector registered with `remember_secret`, and `api_key=` query values, by `***`),
+#   then `json.dumps` it. `json.dumps` escapes `"`, `\` and control characters, so a secret
+#   holding one is no longer itself in the finished line (`redact` also knows a secret's escaped
+#   forms, JSON, `repr` and URL, for text encoded before it reached you, such as an exception's).
 
 # %%
 import datetime
 import json
 import logging
 
-from solutions.observability import redact
+from solutions.observability import redact_values
 
 
 def task_fields():
@@ -111,7 +115,7 @@ class JsonFormatter(logging.Formatter):
     STANDARD = set(vars(logging.LogRecord("x", logging.INFO, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 
     def format(self, record):
-        # BEGIN SOLUTION: a dict with ts (datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat()), level (record.levelname), logger (record.name), message (record.getMessage()), the extra fields (vars(record) minus self.STANDARD), exception when record.exc_info; return redact(json.dumps(entry, default=str))
+        # BEGIN SOLUTION: a dict with ts (datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat()), level (record.levelname), logger (record.name), message (record.getMessage()), the extra fields (vars(record) minus self.STANDARD), exception when record.exc_info; return json.dumps(redact_values(entry))
         entry = {
             "ts": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -123,7 +127,7 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, default=str))
+        return json.dumps(redact_values(entry))
         # END SOLUTION
 
 
