@@ -153,6 +153,10 @@ class OptionError(ValueError):
 
 
 def parse_string(option, text):
+    # A secret goes into an HTTP header, where a line break or control character is refused with
+    # an error that quotes the value (http.client): refuse it here, without showing it.
+    if option.secret and any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise _bad(option, text, "no line breaks or control characters (it is sent in an HTTP header)")
     return text
 
 

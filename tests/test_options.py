@@ -175,3 +175,14 @@ def test_python_m_solutions_options_prints_the_page():
     )
     assert done.stdout == markdown()
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize("name", ["apiToken", "password", "clientSecret"])
+@pytest.mark.parametrize("control", ["\n", "\r", "\t", "\x00", "\x7f"])
+def test_a_secret_with_a_control_character_is_refused_without_showing_it(name, control):
+    secret = f"s3kr1t{control}V4lue-12345"
+    with pytest.raises(OptionError) as error:
+        parse_options({"url": "http://127.0.0.1:1", name: secret})
+    text = str(error.value)
+    assert name in text and "control characters" in text
+    assert "s3kr1t" not in text and "V4lue" not in text
