@@ -84,4 +84,8 @@ class PracticeSimpleStreamReader(PracticeReader, SimpleDataSourceStreamReader, S
         """Nothing to acknowledge: the feed keeps every event."""
 
     def _rows(self, client, after_seq, until_seq):
-        return self.convert_pages(feed_pages(client, after_seq, until_seq, self.options["pageSize"]), 0)
+        # `read` runs on the driver, outside any task, where Spark gives no query or batch id; the
+        # replay of the same batch (readBetweenOffsets, in a task) reads the same range. So the
+        # range names the run in dead-letter keys: a replayed batch records its dead letters once.
+        pages = feed_pages(client, after_seq, until_seq, self.options["pageSize"])
+        return self.convert_pages(pages, 0, f"seqs-{after_seq}-{until_seq}")

@@ -146,6 +146,22 @@ def warn_once_limit_ignored(reader):
     )
 
 
+def micro_batch_run_id():
+    """`<query id>:<batch id>` inside a micro-batch's task, else None.
+
+    Spark keeps both in the checkpoint: a batch replayed after a restart has the same ids, so
+    dead letters keyed by them are not recorded twice.
+    """
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    if context is None:
+        return None
+    query_id = context.getLocalProperty("sql.streaming.queryId")
+    batch_id = context.getLocalProperty("streaming.sql.batchId")
+    return f"{query_id}:{batch_id}" if query_id is not None and batch_id is not None else None
+
+
 def latest_seq(client):
     return client.get("/v1/events/latest")["seq"]
 
@@ -287,4 +303,5 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
             return  # InputPartition(None): Spark's stand-in for an empty plan
         with self.client() as client:
             pages = feed_pages(client, partition.after_seq, partition.until_seq, self.options["pageSize"])
-            yield from self.convert_pages(pages, partition.index)
+            # Dead letters keyed by query and batch: a batch replayed after a restart adds none twice.
+            yield from self.convert_pages(pages, partition.index, micro_batch_run_id())

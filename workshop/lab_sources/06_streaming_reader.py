@@ -142,7 +142,9 @@ with PracticeClient(parse_options({"url": lab.url})) as client:
 
 # %%
 from solutions import stream_reader as reference_stream_reader
-from solutions.stream_reader import ReadMaxRows, capped_end, latest_seq, make_offset, offset_seq, warn_once_limit_ignored
+from solutions.stream_reader import (
+    ReadMaxRows, capped_end, latest_seq, make_offset, micro_batch_run_id, offset_seq, warn_once_limit_ignored,
+)
 
 
 class Lab06StreamReader(reference_stream_reader.PracticeStreamReader):
