@@ -120,7 +120,7 @@ OPTIONS = (
     # streaming (docs/streaming.md)
     Option("startingOffsets", "string", "latest", "Streaming reads: where a new query starts in the events feed: `earliest`, `latest` (only events appended after the start) or a seq number N (start after seq N). A restarted query continues from its checkpoint instead."),
     Option("startingTimestamp", "timestamp", None, "Streaming reads: start with the first event ingested at or after this time (the service's `/v1/events/seq_at`). Takes precedence over `startingOffsets`."),
-    Option("maxRecordsPerTrigger", "int", None, "Streaming reads: at most this many events per micro-batch (admission control). Default: all available.", minimum=1),
+    Option("maxRecordsPerTrigger", "int", None, "Streaming reads: at most this many events per micro-batch (admission control), on PySpark 4.2+. Ignored, with a warning, on 4.0/4.1: they end Trigger.AvailableNow and Trigger.Once at the reader's first latestOffset(), so a cap there would end those runs early. Default: all available.", minimum=1),
     Option("streamReader", "choice", "full", "Streaming reads: `full` (`DataSourceStreamReader`: parallel partitions, admission control) or `simple` (`SimpleDataSourceStreamReader`: reads on the driver, for low volumes).", allowed=("full", "simple")),
     Option("exactlyOnce", "boolean", True, "Streaming writes: publish each micro-batch with commit id `<query id>:<batch id>`, so a batch replayed after a restart is not published twice. `false` gives at-least-once delivery."),
     # resilience (docs/resilience.md)

@@ -90,7 +90,7 @@ class PracticeReader:
         service_schema = fetch_service_schema(options)
         check_schema(schema, service_schema, options["columnNameOfCorruptRecord"])
         self.key_field = service_schema["key"]  # names records in FAILFAST errors
-        self.run_id = uuid.uuid4().hex[:16]  # this read, in dead-letter keys (the same in a retried task)
+        self.run_id = uuid.uuid4().hex[:16]  # a batch read, in dead-letter keys (the same in a retried task)
         if options["deadLetterTable"]:
             with self.client() as client:
                 create_dead_letter_table(client, options["deadLetterTable"])
@@ -112,15 +112,17 @@ class PracticeReader:
         self._task_client = PracticeClient(self.options)
         return self._task_client
 
-    def convert_pages(self, pages, partition_index):
+    def convert_pages(self, pages, partition_index, run_id=None):
         """Rows (tuples) from pages of JSON records, or one RecordBatch per page with arrow=true.
 
         One converter per call: it is built from the schema once, then applied per record.
+        `run_id` names the read in dead-letter keys: by default this reader's `run_id`; a stream
+        reader passes one that a replay of the same micro-batch repeats.
         """
         converter = RecordConverter(
             self.schema, self.options["mode"], self.options["columnNameOfCorruptRecord"], self.key_field
         )
-        dead_letters = self._dead_letters_for(converter, partition_index)
+        dead_letters = self._dead_letters_for(converter, partition_index, run_id or self.run_id)
         arrow = self.options["arrow"]
         produced = 0
         finished = False
@@ -140,11 +142,11 @@ class PracticeReader:
         finally:
             self._end_of_partition(partition_index, produced, converter, dead_letters, finished)
 
-    def _dead_letters_for(self, converter, partition_index):
+    def _dead_letters_for(self, converter, partition_index, run_id):
         """With option deadLetterTable (and a mode that keeps going), malformed records are set aside."""
         if not self.options["deadLetterTable"] or self.options["mode"] == "FAILFAST":
             return None
-        dead_letters = DeadLetters(self.options["deadLetterTable"], f"read {self.resource}", self.run_id, partition_index)
+        dead_letters = DeadLetters(self.options["deadLetterTable"], f"read {self.resource}", run_id, partition_index)
 
         def set_aside(record, reason, where):
             dead_letters.add(record, reason, converter.describe(record, where))

@@ -16,6 +16,7 @@ from pyspark.sql.datasource import SimpleDataSourceStreamReader
 from solutions.options import OptionError
 from solutions.reader import PracticeReader
 from solutions.stream_reader import (
+    HAS_ADMISSION_CONTROL,
     SupportsTriggerAvailableNow,
     check_stream_options,
     feed_pages,
@@ -23,11 +24,12 @@ from solutions.stream_reader import (
     make_offset,
     offset_seq,
     starting_seq,
+    warn_once_limit_ignored,
 )
 
 
 class PracticeSimpleStreamReader(PracticeReader, SimpleDataSourceStreamReader, SupportsTriggerAvailableNow):
-    """Reads the events feed on the driver; `maxRecordsPerTrigger` caps each batch."""
+    """Reads the events feed on the driver; `maxRecordsPerTrigger` caps each batch on Spark 4.2+."""
 
     def __init__(self, options, schema):
         check_stream_options(options)  # before the base class asks the service for the schema
@@ -35,6 +37,7 @@ class PracticeSimpleStreamReader(PracticeReader, SimpleDataSourceStreamReader, S
         if options["arrow"]:
             raise OptionError("option arrow=true needs the full stream reader: use streamReader=full")
         self.max_records = options["maxRecordsPerTrigger"]
+        self.limit_warning_given = False
         self.initial_seq = None
         self.available_now_seq = None  # Trigger.AvailableNow (Spark 4.2+): stop at the feed's end at start
 
@@ -49,17 +52,21 @@ class PracticeSimpleStreamReader(PracticeReader, SimpleDataSourceStreamReader, S
             self.available_now_seq = latest_seq(client)
 
     def read(self, start):
-        """(rows, end offset): the events after `start`, at most maxRecordsPerTrigger of them.
+        """(rows, end offset): the events after `start`, at most maxRecordsPerTrigger of them (4.2+).
 
-        Spark treats whatever `read` returns as the next batch, so the limit lives here.
+        Spark treats whatever `read` returns as the next batch, so the limit lives here. Only
+        where Spark calls `prepareForTriggerAvailableNow` (4.2+), though: Spark 4.0/4.1 run
+        Trigger.AvailableNow as a single batch, which a cap would end early.
         """
-        # BEGIN SOLUTION: end at the feed's latest seq, capped by available_now_seq and max_records; read (start, end] now and return (iter(rows), make_offset(end))
+        if not HAS_ADMISSION_CONTROL:
+            warn_once_limit_ignored(self)
+        # BEGIN SOLUTION: end at the feed's latest seq, capped by available_now_seq, and by max_records on Spark 4.2+ only; read (start, end] now and return (iter(rows), make_offset(end))
         start_seq = offset_seq(start)
         with self.client() as client:
             end_seq = latest_seq(client)
             if self.available_now_seq is not None:
                 end_seq = min(end_seq, self.available_now_seq)
-            if self.max_records is not None:
+            if self.max_records is not None and HAS_ADMISSION_CONTROL:
                 end_seq = min(end_seq, start_seq + self.max_records)
             end_seq = max(end_seq, start_seq)
             rows = list(self._rows(client, start_seq, end_seq))  # all read now, on the driver
@@ -77,4 +84,8 @@ class PracticeSimpleStreamReader(PracticeReader, SimpleDataSourceStreamReader, S
         """Nothing to acknowledge: the feed keeps every event."""
 
     def _rows(self, client, after_seq, until_seq):
-        return self.convert_pages(feed_pages(client, after_seq, until_seq, self.options["pageSize"]), 0)
+        # `read` runs on the driver, outside any task, where Spark gives no query or batch id; the
+        # replay of the same batch (readBetweenOffsets, in a task) reads the same range. So the
+        # range names the run in dead-letter keys: a replayed batch records its dead letters once.
+        pages = feed_pages(client, after_seq, until_seq, self.options["pageSize"])
+        return self.convert_pages(pages, 0, f"seqs-{after_seq}-{until_seq}")

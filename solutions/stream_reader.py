@@ -15,13 +15,17 @@ Admission control (how much one micro-batch may take) is feature-detected:
 
 - PySpark 4.2+ has `getDefaultReadLimit`, the two-argument `latestOffset(start, limit)`,
   `reportLatestOffset` and `SupportsTriggerAvailableNow`; Spark passes the limit in and we obey it;
-- PySpark 4.0/4.1 calls `latestOffset()` with no arguments; we apply `maxRecordsPerTrigger`
-  ourselves, counting from the end of the last batch we planned.
+- PySpark 4.0/4.1 calls `latestOffset()` with no arguments, and `maxRecordsPerTrigger` is ignored
+  (with a warning): every batch ends at the feed's end. That Spark runs Trigger.AvailableNow
+  (Python sources do not support it there) and Trigger.Once as a single batch that ends at the
+  first `latestOffset()` it gets, and `latestOffset()` cannot tell which trigger runs: a cap would
+  end such a run after the first `maxRecordsPerTrigger` events.
 
 Where each method runs: everything but `read` runs on the driver (in a Python process Spark
 keeps for the query); `read` runs on the executors, once per partition, with a copy of the
 reader, so what `read` needs must be stored on `self` and pickle.
 """
+import logging
 from dataclasses import dataclass
 
 from pyspark.sql.datasource import DataSourceStreamReader, InputPartition
@@ -40,9 +44,11 @@ try:  # PySpark 4.2+: Trigger.AvailableNow in several batches, each within the r
 except ImportError:  # PySpark 4.0/4.1: Spark runs Trigger.AvailableNow as a single batch
     SupportsTriggerAvailableNow = object  # nothing to mix in
 
-HAS_ADMISSION_CONTROL = ReadMaxRows is not None
+HAS_ADMISSION_CONTROL = ReadMaxRows is not None  # read limits and Trigger.AvailableNow came together (4.2)
 
 OFFSET_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,6 +128,40 @@ def check_stream_options(options):
     parse_starting_offsets(options["startingOffsets"])
 
 
+def warn_once_limit_ignored(reader):
+    """Say once per query run that maxRecordsPerTrigger does nothing in a call without a read limit.
+
+    Called where only Spark 4.0/4.1 call (the legacy latestOffset(), the simple reader's read()),
+    on the driver; Spark builds each reader twice per query there, but only one answers those calls.
+    """
+    if reader.max_records is None or reader.limit_warning_given:
+        return
+    reader.limit_warning_given = True
+    log.warning(
+        "option maxRecordsPerTrigger=%d is ignored: Spark 4.0/4.1 give Python stream readers no read limit and "
+        "run Trigger.AvailableNow and Trigger.Once as one batch that ends at the first latestOffset(), which "
+        "cannot tell the trigger, so a cap would end such a run early; every batch reads all available events "
+        "(PySpark 4.2+ applies the option)",
+        reader.max_records,
+    )
+
+
+def micro_batch_run_id():
+    """`<query id>:<batch id>` inside a micro-batch's task, else None.
+
+    Spark keeps both in the checkpoint: a batch replayed after a restart has the same ids, so
+    dead letters keyed by them are not recorded twice.
+    """
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    if context is None:
+        return None
+    query_id = context.getLocalProperty("sql.streaming.queryId")
+    batch_id = context.getLocalProperty("streaming.sql.batchId")
+    return f"{query_id}:{batch_id}" if query_id is not None and batch_id is not None else None
+
+
 def latest_seq(client):
     return client.get("/v1/events/latest")["seq"]
 
@@ -171,15 +211,17 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
     """Reads the events feed in micro-batches of parallel, non-overlapping seq ranges.
 
     `SupportsTriggerAvailableNow` is PySpark's interface (4.2+), mixed in so that
-    Trigger.AvailableNow runs as several batches, each within `maxRecordsPerTrigger`.
+    Trigger.AvailableNow runs as several batches, each within `maxRecordsPerTrigger`
+    (4.0/4.1 run it as one batch of everything available).
     """
 
     def __init__(self, options, schema):
         check_stream_options(options)  # before the base class asks the service for the schema
         super().__init__(options, schema)
-        self.max_records = options["maxRecordsPerTrigger"]
+        self.max_records = options["maxRecordsPerTrigger"]  # Spark 4.2+ only: see the module docstring
+        self.limit_warning_given = False
         self.initial_seq = None  # decided once per query run; "latest" must not move between calls
-        self.last_end_seq = None  # Spark 4.0/4.1: the end of the last batch, the next one's start
+        self.last_end_seq = None  # Spark 4.0/4.1: the end of the last batch; the next one never ends before it
         self.available_now_seq = None  # Trigger.AvailableNow: never go past the feed's end at start
 
     # -- offsets (driver) -------------------------------------------------------------------
@@ -200,16 +242,20 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
 
         Spark 4.2+ calls `latestOffset(start, limit)`: the batch starts at `start` and `limit`
         is our default limit, or ReadAllAvailable when the trigger needs everything. Spark
-        4.0/4.1 calls `latestOffset()`: we start from the end of the last batch and apply
-        `maxRecordsPerTrigger` ourselves. The defaults make one method serve both; Spark tells
-        them apart by this signature (no parameters would mean the legacy API).
+        4.0/4.1 calls `latestOffset()`: we return the feed's end, never before the end of the
+        last batch (or the initial offset), and never cap: that Spark runs Trigger.AvailableNow
+        and Trigger.Once up to the first answer and stops, and nothing here says which trigger
+        runs. The defaults make one method serve both; Spark tells them apart by this signature
+        (no parameters would mean the legacy API).
         """
-        # BEGIN SOLUTION: legacy call (start is None): start from last_end_seq or the initial offset and cap with max_records; else start from `start` and cap with limit.max_rows for ReadMaxRows; never past available_now_seq
+        if start is None:
+            warn_once_limit_ignored(self)  # Spark 4.0/4.1: maxRecordsPerTrigger cannot apply
+        # BEGIN SOLUTION: legacy call (start is None): the feed's end, never before last_end_seq or the initial offset, no cap; else start from `start` and cap with limit.max_rows for ReadMaxRows; never past available_now_seq
         with self.client() as client:
             latest = latest_seq(client)
-        if start is None:  # Spark 4.0/4.1
+        if start is None:  # Spark 4.0/4.1: no read limit, and a cap would end AvailableNow/Once runs early
             start_seq = self.last_end_seq if self.last_end_seq is not None else offset_seq(self.initialOffset())
-            max_rows = self.max_records
+            max_rows = None
         else:
             start_seq = offset_seq(start)
             max_rows = limit.max_rows if isinstance(limit, ReadMaxRows) else None  # else ReadAllAvailable
@@ -233,8 +279,8 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
     def partitions(self, start, end):
         """Non-overlapping seq ranges covering `(start, end]`.
 
-        Spark also calls this after a restart with the last offset in the checkpoint (start ==
-        end, an empty plan), which tells the legacy latestOffset() where to continue.
+        Spark 4.0/4.1 also call this after a restart with the last offset in the checkpoint
+        (start == end, an empty plan): the legacy latestOffset() never ends a batch before it.
         """
         start_seq, end_seq = offset_seq(start), offset_seq(end)
         self._remember_end(end_seq)
@@ -257,4 +303,5 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
             return  # InputPartition(None): Spark's stand-in for an empty plan
         with self.client() as client:
             pages = feed_pages(client, partition.after_seq, partition.until_seq, self.options["pageSize"])
-            yield from self.convert_pages(pages, partition.index)
+            # Dead letters keyed by query and batch: a batch replayed after a restart adds none twice.
+            yield from self.convert_pages(pages, partition.index, micro_batch_run_id())

@@ -38,22 +38,22 @@ def read_feed(spark, url, **options):
 
 
 def start_feed_to_table(spark, url, table, checkpoint, reader_options=None, writer_options=None,
-                        available_now=True, frame=None):
-    """Start feed -> table. `available_now=False` runs micro-batches every PROCESSING_TIME."""
+                        available_now=True, frame=None, trigger=None, output_mode="append"):
+    """Start feed -> table. `available_now=False` runs micro-batches every PROCESSING_TIME;
+    `trigger` (keyword arguments of DataStreamWriter.trigger, e.g. {"once": True}) overrides both."""
     frame = frame if frame is not None else read_feed(spark, url, **(reader_options or {}))
     writer = (
         frame.writeStream.format("practice")
+        .outputMode(output_mode)
         .option("url", url)
         .option("table", table)
         .option("checkpointLocation", checkpoint)
     )
     for name, value in (writer_options or {}).items():
         writer = writer.option(name, str(value))
-    if available_now:
-        writer = writer.trigger(availableNow=True)
-    else:
-        writer = writer.trigger(processingTime=PROCESSING_TIME)
-    return writer.start()
+    if trigger is None:
+        trigger = {"availableNow": True} if available_now else {"processingTime": PROCESSING_TIME}
+    return writer.trigger(**trigger).start()
 
 
 def progress(query):
@@ -118,8 +118,7 @@ def main(argv=None):
     if args.forever:
         query.awaitTermination()
     else:
-        # processAllAvailable works on every Spark 4.x; Trigger.AvailableNow with a read
-        # limit runs a single batch on 4.0/4.1.
+        # A processing-time trigger, as with --forever, so both runs plan batches the same way.
         query.processAllAvailable()
         query.stop()
         print(f"DONE {json.dumps(data_batches(query))}", flush=True)

@@ -4,11 +4,12 @@ import json
 import pytest
 
 from solutions.stream_reader import (
-    HAS_ADMISSION_CONTROL, PracticeStreamReader, SeqRangePartition, capped_end, latest_seq, make_offset,
+    HAS_ADMISSION_CONTROL, PracticeStreamReader, ReadAllAvailable, SeqRangePartition, capped_end, latest_seq,
+    make_offset, offset_seq,
 )
 from workshop import labs
 from workshop.checks import check_lab
-from workshop.checks.lab06 import LEGACY, LIMIT, OFFSETS, ON_SPARK, PARTITIONS, REPLAY
+from workshop.checks.lab06 import LEGACY, LIMIT, OFFSETS, ON_SPARK, PARTITIONS, REPLAY, RESTART
 
 pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("checks_service_reachable", "pickled_by_value")]
 
@@ -66,14 +67,33 @@ class ReadsWhatIsNew(PracticeStreamReader):
             yield from self.convert_pages(iter(pages), partition.index)
 
 
-class IgnoresMaxRecords(PracticeStreamReader):
+class IgnoresTheReadLimit(PracticeStreamReader):
     def latestOffset(self, start=None, limit=None):
+        if start is None:
+            return super().latestOffset()
+        return super().latestOffset(start, ReadAllAvailable())  # the mistake: the limit Spark passes is dropped
+
+
+class CapsTheLegacyLatestOffset(PracticeStreamReader):
+    """The reference until issue 12: the legacy call capped with maxRecordsPerTrigger."""
+
+    def latestOffset(self, start=None, limit=None):
+        if start is not None:
+            return super().latestOffset(start, limit)
         with self.client() as client:
             latest = latest_seq(client)
-        start_seq = self.last_end_seq if start is None and self.last_end_seq is not None else 0
-        end = capped_end(start_seq, latest, None)  # the mistake: no cap
+        start_seq = self.last_end_seq if self.last_end_seq is not None else offset_seq(self.initialOffset())
+        end = capped_end(start_seq, latest, self.max_records)  # the mistake: Spark 4.0/4.1 stop AvailableNow here
         self._remember_end(end)
         return make_offset(end)
+
+
+class EndsBeforeItStarts(PracticeStreamReader):
+    def latestOffset(self, start=None, limit=None):
+        if start is not None:
+            return super().latestOffset(start, limit)
+        with self.client() as client:
+            return make_offset(latest_seq(client))  # the mistake: the feed's end, even before the stream's start
 
 
 def test_reference_passes(spark):
@@ -89,14 +109,22 @@ def test_reference_passes(spark):
         (OverlappingRanges, {PARTITIONS: "partitions overlap", ON_SPARK: "some events were read twice"}),
         (GappedRanges, {PARTITIONS: "partitions leave a gap", ON_SPARK: "some events were never read"}),
         (ReadsWhatIsNew, {REPLAY: "not whatever is in the feed"}),
-        (IgnoresMaxRecords, {LIMIT: "with this limit a batch takes at most 100 events", LEGACY: "ended batches at seqs",
-                             ON_SPARK: "with maxRecordsPerTrigger=100"}),
+        pytest.param(IgnoresTheReadLimit, {LIMIT: "with this limit a batch takes at most 100 events",
+                                           ON_SPARK: "with maxRecordsPerTrigger=100"},
+                     marks=pytest.mark.skipif(not HAS_ADMISSION_CONTROL, reason="Spark 4.0/4.1 pass no read limit to ignore")),
+        (CapsTheLegacyLatestOffset, {LEGACY: "not at the feed's end", ON_SPARK: "Trigger.AvailableNow stopped early",
+                                     RESTART: "Trigger.AvailableNow stopped early"}),
+        (EndsBeforeItStarts, {LEGACY: "a batch never ends before it starts"}),
     ],
-    ids=["json-string-offsets", "overlapping-ranges", "gapped-ranges", "reads-what-is-new", "ignores-max-records"],
+    ids=["json-string-offsets", "overlapping-ranges", "gapped-ranges", "reads-what-is-new", "ignores-the-read-limit",
+         "caps-the-legacy-latest-offset", "ends-before-it-starts"],
 )
-def test_mistakes_fail_with_the_reason(spark, reader, expected):
+def test_mistakes_fail_with_the_reason(spark, reader, expected, worker_features):
     if not HAS_ADMISSION_CONTROL:  # Spark 4.0/4.1: the check skips the read-limit requirement
         expected = {requirement: says for requirement, says in expected.items() if requirement != LIMIT}
+    if reader is CapsTheLegacyLatestOffset and "admissionControl" in worker_features:
+        # Spark 4.2+ never call the legacy latestOffset(): only the direct call shows the cap.
+        expected = {LEGACY: expected[LEGACY]}
     report = run(reader)
     assert not report.passed
     for requirement, says in expected.items():

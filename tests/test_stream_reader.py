@@ -2,10 +2,12 @@
 admission control, first called directly on the driver side, then on real Spark.
 
 Admission control is feature-detected: on PySpark 4.2+ Spark passes a read limit to
-`latestOffset(start, limit)`; on 4.0/4.1 the reader applies maxRecordsPerTrigger itself. Each
-version runs the tests that apply to it and skips the others with the reason.
+`latestOffset(start, limit)`; on 4.0/4.1 Spark calls `latestOffset()`, which returns the feed's
+end whatever maxRecordsPerTrigger says. Each version runs the tests that apply to it and skips
+the others with the reason; tests/test_stream_matrix.py runs the triggers on Spark.
 """
 import json
+import logging
 import random
 import uuid
 
@@ -22,7 +24,7 @@ from solutions.stream_reader import (
     parse_starting_offsets,
     plan_seq_ranges,
 )
-from streaming_job import data_batches, progress, read_feed, register, start_feed_to_table
+from streaming_job import data_batches, read_feed, register, start_feed_to_table
 from workshop.truth import checksum, to_json_record
 
 needs_admission_control = pytest.mark.skipif(not HAS_ADMISSION_CONTROL, reason="admission control needs PySpark 4.2+")
@@ -142,14 +144,22 @@ def test_a_range_beyond_the_feed_is_an_error_not_fewer_rows(feed, events_schema)
         list(reader.read(SeqRangePartition(0, end - 3, end + 10)))
 
 
-def test_legacy_latest_offset_applies_max_records_itself(feed, events_schema):
-    # What Spark 4.0/4.1 calls: latestOffset() with no start and no limit.
+def test_legacy_latest_offset_ends_at_the_feed_end_whatever_the_limit(feed, events_schema, caplog):
+    # Defect 4. What Spark 4.0/4.1 call: latestOffset() with no start and no limit. That Spark
+    # runs Trigger.AvailableNow and Trigger.Once up to the first answer, so it must not cap.
+    caplog.set_level(logging.WARNING, logger="solutions.stream_reader")
     reader = make_reader(feed, events_schema, startingOffsets="earliest", maxRecordsPerTrigger=100)
-    assert reader.latestOffset() == make_offset(100)
-    assert reader.latestOffset() == make_offset(200)  # continues from the end it returned
-    restarted = make_reader(feed, events_schema, startingOffsets="earliest", maxRecordsPerTrigger=100)
-    restarted.partitions(make_offset(200), make_offset(200))  # what Spark does on restart
-    assert restarted.latestOffset() == make_offset(300)
+    now = latest(feed)
+    assert reader.latestOffset() == make_offset(now)
+    feed.append_events(5)
+    assert reader.latestOffset() == make_offset(now + 5)
+    ignored = [record for record in caplog.records if "maxRecordsPerTrigger=100 is ignored" in record.getMessage()]
+    assert len(ignored) == 1  # said once, not per batch
+    # Never before where the stream is: a start after the feed's end, or a checkpoint ahead of it.
+    assert make_reader(feed, events_schema, startingOffsets=str(now + 50)).latestOffset() == make_offset(now + 50)
+    restarted = make_reader(feed, events_schema, startingOffsets="earliest")
+    restarted.partitions(make_offset(now + 80), make_offset(now + 80))  # what Spark 4.0/4.1 do on restart
+    assert restarted.latestOffset() == make_offset(now + 80)
 
 
 @needs_admission_control
@@ -180,9 +190,12 @@ def test_available_now_stops_at_the_feed_end_it_saw_first(feed, events_schema):
 
 def test_simple_reader_reads_then_replays_the_same_range(feed, events_schema):
     reader = make_reader(feed, events_schema, PracticeSimpleStreamReader, startingOffsets="earliest", maxRecordsPerTrigger=30)
+    now = latest(feed)
     rows, end = reader.read(reader.initialOffset())
     rows = list(rows)
-    assert end == make_offset(30) and len(rows) == 30
+    # The limit applies where Spark runs Trigger.AvailableNow in batches (4.2+), not on 4.0/4.1.
+    want = 30 if HAS_ADMISSION_CONTROL else now
+    assert end == make_offset(want) and len(rows) == want
     feed.append_events(5)
     assert list(reader.readBetweenOffsets(make_offset(0), end)) == rows
 
@@ -195,17 +208,11 @@ def test_simple_reader_refuses_arrow(feed, events_schema):
 # -- on Spark: streaming queries into a memory table --------------------------------------------
 
 
-def run_to_memory(spark, frame, available_now=True):
-    """Run a query into Spark's memory sink; (query, the rows it wrote)."""
+def run_to_memory(spark, frame):
+    """Run a Trigger.AvailableNow query into Spark's memory sink; (query, the rows it wrote)."""
     name = "stream_" + uuid.uuid4().hex[:8]
-    writer = frame.writeStream.format("memory").queryName(name)
-    writer = writer.trigger(availableNow=True) if available_now else writer.trigger(processingTime="200 milliseconds")
-    query = writer.start()
-    if available_now:
-        assert query.awaitTermination(90), "the query did not finish within 90 s"
-    else:
-        query.processAllAvailable()
-        query.stop()
+    query = frame.writeStream.format("memory").queryName(name).trigger(availableNow=True).start()
+    assert query.awaitTermination(90), "the query did not finish within 90 s"
     assert query.exception() is None
     return query, spark.table(name).collect()
 
@@ -217,6 +224,7 @@ def assert_rows_are_the_feed(feed, rows, until_seq):
     assert checksum(records) == feed.truth.checksum("events", until_seq=until_seq)
 
 
+@pytest.mark.version_matrix
 @pytest.mark.parametrize("options", [
     {"streamReader": "full"},
     {"streamReader": "full", "arrow": "true"},
@@ -229,44 +237,6 @@ def test_streaming_query_reads_exactly_the_feed(spark, feed, options):
     end = data_batches(query)[-1][2]
     assert end >= target
     assert_rows_are_the_feed(feed, rows, end)
-
-
-def test_max_records_per_trigger_caps_every_batch(spark, feed):
-    # A processing-time trigger: every Spark 4.x applies the limit (4.2+ through the read
-    # limit it passes in, 4.0/4.1 through the reader's own bookkeeping).
-    register(spark)
-    query, rows = run_to_memory(spark, read_feed(spark, feed.url, maxRecordsPerTrigger=150), available_now=False)
-    batches = data_batches(query)
-    assert all(size <= 150 for _, _, _, size in batches)
-    assert len(batches) >= 3
-    for (_, _, end, _), (_, start, _, _) in zip(batches, batches[1:]):
-        assert start == end  # each batch starts where the last one ended
-    assert_rows_are_the_feed(feed, rows, batches[-1][2])
-
-
-def test_available_now_honours_the_read_limit_in_several_batches(spark, feed, worker_features):
-    if "admissionControl" not in worker_features:
-        pytest.skip("the Spark server's PySpark has no admission control (4.2+)")
-    register(spark)
-    target = latest(feed)
-    query, rows = run_to_memory(spark, read_feed(spark, feed.url, maxRecordsPerTrigger=200))
-    sizes = [size for _, _, _, size in data_batches(query)]
-    assert sizes == [200] * (target // 200) + ([target % 200] if target % 200 else [])
-    assert_rows_are_the_feed(feed, rows, target)
-    # reportLatestOffset: progress shows the feed's end next to each batch's capped end.
-    first = next(entry["sources"][0] for entry in progress(query) if entry["sources"][0]["numInputRows"])
-    assert first["endOffset"]["seq"] == 200 and first["latestOffset"]["seq"] >= target
-
-
-def test_available_now_runs_one_capped_batch_on_legacy_spark(spark, feed, worker_features):
-    if "admissionControl" in worker_features:
-        pytest.skip("the Spark server's PySpark has admission control; the legacy path is 4.0/4.1")
-    # Spark 4.0/4.1 run Trigger.AvailableNow as a single batch for Python sources and the
-    # legacy latestOffset() cannot tell that trigger from others: the limit still applies.
-    register(spark)
-    query, rows = run_to_memory(spark, read_feed(spark, feed.url, maxRecordsPerTrigger=200))
-    assert [size for _, _, _, size in data_batches(query)] == [200]
-    assert_rows_are_the_feed(feed, rows, 200)
 
 
 def test_starting_offsets_latest_reads_only_new_events(spark, feed, tmp_path):

@@ -5,13 +5,15 @@ twice. The at-least-once writer (exactlyOnce=false) is shown to duplicate under 
 Stop points:
 - between batches (query.stop() after catching up, events appended, restart);
 - after the sink published a batch but before Spark recorded it (the batch's file in the
-  checkpoint's commit log removed, as if the driver died right then): Spark replays the batch;
+  checkpoint's commit log removed, as if the driver died right then): Spark replays the batch,
+  which publishes nothing twice and records none of its dead letters twice;
 - in the middle of a batch: one task fails while the other has staged its rows; the batch is
   aborted and replayed on restart;
 - SIGKILL of the whole process (driver and JVM) while it streams, as soon as its first batch
   is visible in the table, which is usually before Spark has recorded that batch as done;
   another process restarts from the checkpoint.
 """
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +24,7 @@ import uuid
 import pytest
 
 from streaming_job import data_batches, feed_summary, read_feed, register, start_feed_to_table, table_summary
+from workshop.truth import checksum
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 READ = {"maxRecordsPerTrigger": 100, "numPartitions": 2}
@@ -93,6 +96,7 @@ def test_stops_between_batches(spark, feed, tmp_path):
     assert_exact(feed, table)
 
 
+@pytest.mark.version_matrix
 @pytest.mark.parametrize("stream_reader, exactly_once", [
     ("full", True),
     ("simple", True),
@@ -125,7 +129,7 @@ def test_a_batch_that_fails_mid_write_is_aborted_and_replayed(spark, feed, tmp_p
     table, checkpoint = new_table(), str(tmp_path / "checkpoint")
     marker = str(tmp_path / "failed-once")
     start = latest(feed)
-    fail_at = start + 190  # batch 1 (seqs start+101 .. start+200), in the second of its two tasks
+    fail_at = start + 190  # in batch 1
 
     # Defined here, not at module level, so it is pickled by value for the Python workers.
     def fail_once(seq):
@@ -135,8 +139,12 @@ def test_a_batch_that_fails_mid_write_is_aborted_and_replayed(spark, feed, tmp_p
         return True
 
     frame = read_feed(spark, feed.url, startingOffsets=str(start), **READ).where(udf(fail_once, "boolean")(col("seq")))
-    feed.append_events(300)
     writer_options = {"batchSize": 10}  # the failing task has staged some rows already
+    feed.append_events(100)
+    catch_up(spark, feed, table, checkpoint, writer_options=writer_options, frame=frame)  # batch 0
+    # Batch 1: seqs start+101 .. start+200 on 4.2+ (maxRecordsPerTrigger), start+101 .. start+300 on
+    # 4.0/4.1, which ignore the option; either way seq start+190 is the 90th row of a task.
+    feed.append_events(200)
     with pytest.raises(Exception, match="injected failure"):
         catch_up(spark, feed, table, checkpoint, writer_options=writer_options, frame=frame)
     # Batch 0 is published; nothing of the failed batch 1 is visible.
@@ -144,6 +152,54 @@ def test_a_batch_that_fails_mid_write_is_aborted_and_replayed(spark, feed, tmp_p
 
     catch_up(spark, feed, table, checkpoint, writer_options=writer_options, frame=frame)
     assert table_summary(feed, table) == feed_summary(feed, latest(feed), after_seq=start)
+
+
+@pytest.fixture(scope="module")
+def malformed_feed(feed):
+    from workshop.service import PracticeService
+
+    with PracticeService(seed=15, events=300, malformed_rate=0.05) as running:
+        yield running
+
+
+def seq_in(letter):
+    """The seq of a dead letter's record (a truncated record keeps its raw text, which holds it)."""
+    return int(letter["record"].split('"seq":', 1)[1].split(",", 1)[0])
+
+
+@pytest.mark.version_matrix
+@pytest.mark.parametrize("stream_reader", ["full", "simple"])
+def test_a_replayed_batch_records_its_dead_letters_once(spark, malformed_feed, tmp_path, stream_reader):
+    # Defect 10: the run in stream-read dead-letter keys was random per reader, so the restarted
+    # query posted the replayed batch's dead letters under new keys, and the table held them twice.
+    register(spark)
+    feed, table, dead, checkpoint = malformed_feed, new_table(), "dead_" + uuid.uuid4().hex[:8], str(tmp_path)
+    start = latest(feed)
+    feed.append_events(300)
+    reader_options = {**READ, "streamReader": stream_reader, "startingOffsets": str(start), "mode": "DROPMALFORMED",
+                      "deadLetterTable": dead}
+    # (batch id, after seq, until seq) of each batch; the first batch's progress has no start offset
+    batches = [(batch_id, after or start, until) for batch_id, after, until, _ in
+               catch_up(spark, feed, table, checkpoint, reader_options)]
+    replayed = forget_last_commit(checkpoint)
+    _, replayed_after, replayed_until = next(batch for batch in batches if batch[0] == replayed)
+    malformed = [seq for seq in feed.truth.malformed_seqs() if seq > start]
+    assert any(replayed_after < seq <= replayed_until for seq in malformed)  # the replay has dead letters to repeat
+
+    catch_up(spark, feed, table, checkpoint, reader_options)
+
+    letters = feed.truth.table(dead)
+    assert sorted(seq_in(letter) for letter in letters) == malformed  # each once, the replayed batch's too
+    good = {"after_seq": start, "until_seq": latest(feed), "drop_malformed": True}
+    rows = feed.truth.table(table)
+    assert (len(rows), checksum(rows)) == (feed.truth.count("events", **good), feed.truth.checksum("events", **good))
+    # The run in the keys, read from the dead letters: query id and batch id from Spark's task
+    # properties (full reader), the batch's seq range (simple reader, which reads on the driver).
+    with open(os.path.join(checkpoint, "metadata")) as metadata:
+        query_id = json.load(metadata)["id"]
+    for letter in letters:
+        batch_id, after, until = next(batch for batch in batches if batch[1] < seq_in(letter) <= batch[2])
+        assert letter["run_id"] == (f"{query_id}:{batch_id}" if stream_reader == "full" else f"seqs-{after}-{until}")
 
 
 def start_job(feed, table, checkpoint, log_path, starting_seq, forever):
@@ -167,12 +223,12 @@ def published_rows(feed, table):
 def test_killed_process_restarts_from_its_checkpoint(feed, tmp_path):
     table, checkpoint, log_path = new_table(), str(tmp_path / "checkpoint"), str(tmp_path / "job.log")
     start = latest(feed)
-    feed.append_events(300)  # three batches of 100
+    feed.append_events(300)  # three batches of 100 on 4.2+; one on 4.0/4.1, which ignore maxRecordsPerTrigger
     began = time.monotonic()
     job = start_job(feed, table, checkpoint, log_path, start, forever=True)
     try:
         deadline = time.monotonic() + 120  # generous: a busy machine starts Spark slowly
-        while published_rows(feed, table) < 100:  # one batch done, two to go: mid-stream
+        while published_rows(feed, table) < 100:  # one batch done: mid-stream, or before Spark recorded it
             assert job.poll() is None, open(log_path).read()
             assert time.monotonic() < deadline, "the streaming job published too little in 120 s:\n" + open(log_path).read()
             time.sleep(0.1)

@@ -11,21 +11,24 @@ mode. Spark then:
 - emits a window once, with its final count, when the watermark passes the window's end.
 
 The test replays those rules over ground truth, batch by batch (the batch boundaries come from
-the query's progress), and compares with what Spark emitted: exactly the same windows and
-counts. It also shows that the dropped rows are late events, while late events that arrived
-before the watermark had moved were kept.
+the checkpoint's offsets log, batches without data included), and compares with what Spark
+emitted: exactly the same windows and counts. It also shows that the dropped rows are late
+events, while late events that arrived before the watermark had moved were kept.
 """
 import datetime
+import json
+import os
 import time
 import uuid
 from collections import Counter
 
 import pytest
 
-from streaming_job import data_batches, progress, read_feed, register
+from streaming_job import progress, read_feed, register
 
 DELAY_MS = 5_000
 WINDOW_US = 1_000_000
+CHUNK, CHUNKS = 300, 4  # the feed grows by CHUNK events while the query runs: one batch each
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def feed(spark_service_url, service):
         pytest.skip("streaming tests start their own practice service here; the cluster cannot reach it")
     from workshop.service import PracticeService
 
-    with PracticeService(seed=14, events=1200) as running:
+    with PracticeService(seed=14, events=CHUNK) as running:
         yield running
 
 
@@ -50,7 +53,7 @@ def window_start(event_us):
 def simulate(batches, events):
     """Spark's watermark rules over ground truth: (window -> count emitted, dropped seqs, final watermark).
 
-    `batches` are (start seq, end seq) of each data batch; `events` maps seq -> event_time in
+    `batches` are (start seq, end seq) of each batch, in order; `events` maps seq -> event_time in
     microseconds. Watermarks are in milliseconds, as Spark keeps them.
     """
     watermark_ms = 0  # before any data
@@ -73,26 +76,46 @@ def simulate(batches, events):
     return emitted, dropped, used, watermark_ms
 
 
-def test_watermark_drops_only_events_later_than_the_threshold(spark, feed):
+def planned_batches(checkpoint):
+    """(batch id, start seq, end seq) of every batch in the checkpoint's offsets log.
+
+    With a watermark Spark also runs batches without data, to move it on (and to drop late rows
+    with it); the rules count those as batches too.
+    """
+    folder = os.path.join(checkpoint, "offsets")
+    batches, start = [], 0
+    for batch_id in sorted(int(name) for name in os.listdir(folder) if name.isdigit()):
+        with open(os.path.join(folder, str(batch_id))) as entry:
+            end = json.loads(entry.read().splitlines()[-1])["seq"]  # the source's offset, Spark's last line
+        batches.append((batch_id, start, end))
+        start = end
+    return batches
+
+
+def test_watermark_drops_only_events_later_than_the_threshold(spark, feed, tmp_path):
     from pyspark.sql import functions as F
 
     register(spark)
-    name = "windows_" + uuid.uuid4().hex[:8]
+    name, checkpoint = "windows_" + uuid.uuid4().hex[:8], str(tmp_path / "checkpoint")
     windows = (
-        read_feed(spark, feed.url, maxRecordsPerTrigger=300, numPartitions=2)
+        read_feed(spark, feed.url, numPartitions=2)
         .withWatermark("event_time", f"{DELAY_MS // 1000} seconds")
         .groupBy(F.window("event_time", "1 second"))
         .count()
         .select(F.unix_micros(F.col("window.start")).alias("start_us"), "count")
     )
     query = (windows.writeStream.outputMode("append").format("memory").queryName(name)
-             .trigger(processingTime="200 milliseconds").start())
+             .option("checkpointLocation", checkpoint).trigger(processingTime="200 milliseconds").start())
     try:
+        # Several data batches on every Spark 4.x: the feed grows while the query runs (a read
+        # limit would do it on 4.2+ only; 4.0/4.1 give Python sources none).
         query.processAllAvailable()
-        batches = [(start or 0, end) for _, start, end, _ in data_batches(query)]
-        records = feed.truth.records("events", until_seq=batches[-1][1])
+        for _ in range(CHUNKS - 1):
+            feed.append_events(CHUNK)
+            query.processAllAvailable()
+        records = feed.truth.records("events")
         events = {record["seq"]: micros(record["event_time"]) for record in records}
-        emitted, dropped, used, final_watermark_ms = simulate(batches, events)
+        final_watermark_ms = max(events.values()) // 1000 - DELAY_MS
         # After the last data batch Spark runs one more batch without data, to apply the last
         # watermark (emit the windows it closes). Wait for it.
         deadline = time.monotonic() + 30
@@ -103,9 +126,15 @@ def test_watermark_drops_only_events_later_than_the_threshold(spark, feed):
         query.stop()
     assert query.exception() is None
 
+    batches = planned_batches(checkpoint)
+    assert batches[-1][2] == len(events) and sum(end > start for _, start, end in batches) >= CHUNKS
+    emitted, dropped, used, simulated_watermark_ms = simulate([(start, end) for _, start, end in batches], events)
+    assert simulated_watermark_ms == final_watermark_ms
+
     # The watermark Spark used in each data batch is the one the rules give.
     by_batch = {entry["batchId"]: watermark_ms(entry) for entry in progress(query)}
-    assert [by_batch[batch_id] for batch_id, _, _, _ in data_batches(query)] == used
+    data = [(batch_id, watermark) for (batch_id, start, end), watermark in zip(batches, used) if end > start]
+    assert [by_batch[batch_id] for batch_id, _ in data] == [watermark for _, watermark in data]
 
     got = {row.start_us: row["count"] for row in spark.table(name).collect()}
     assert got == emitted

@@ -1,5 +1,10 @@
 """Lab 06 check: offsets, partitions that cover a batch once, deterministic replay, admission control.
 
+Admission control differs by Spark version. 4.2+ pass a read limit to `latestOffset(start, limit)`.
+4.0/4.1 call `latestOffset()` and run Trigger.AvailableNow and Trigger.Once as one batch ending at
+its first answer, so a legacy `latestOffset()` that caps ends those runs early: the check calls it
+directly on every version, and runs Trigger.AvailableNow on Spark, where 4.0/4.1 show the loss.
+
 The check starts a small practice service of its own (it appends events to its feed, which the
 lab's service should not see). First the learner's stream reader is called directly, as
 Spark's driver and executors would call it; then it runs in real streaming queries, stopped and
@@ -21,9 +26,9 @@ OFFSETS = "offsets are dicts with a version field (Spark stores them as JSON)"
 PARTITIONS = "partitions(start, end) cover (start, end] once: no overlap, no gap, none for an empty batch"
 REPLAY = "read(partition) returns exactly its range, the same rows every time"
 LIMIT = "latestOffset(start, limit) obeys the read limit (Spark 4.2+)"
-LEGACY = "latestOffset() without arguments applies maxRecordsPerTrigger itself (Spark 4.0/4.1)"
-ON_SPARK = "on Spark, a stream reads the feed exactly, in batches of at most maxRecordsPerTrigger"
-RESTART = "on Spark, a query restarted from its checkpoint continues where it stopped"
+LEGACY = "latestOffset() without arguments ends at the feed's end, whatever maxRecordsPerTrigger says (Spark 4.0/4.1)"
+ON_SPARK = "on Spark, Trigger.AvailableNow reads the feed exactly, in batches within maxRecordsPerTrigger on 4.2+"
+RESTART = "on Spark, a query restarted from its checkpoint reads what arrived meanwhile, then stops"
 
 
 # -- live progress and a plot, for the notebooks ------------------------------------------------
@@ -134,7 +139,8 @@ def check(report, PracticeStreamReader):
         seq_index = schema.names.index("seq")
 
         def reader(**options):
-            raw = {"url": feed.url, "startingOffsets": "earliest", "logLevel": "WARNING"}
+            # ERROR: the legacy latestOffset() warns that maxRecordsPerTrigger is ignored, as it should
+            raw = {"url": feed.url, "startingOffsets": "earliest", "logLevel": "ERROR"}
             raw.update({name: str(value) for name, value in options.items()})
             return PracticeStreamReader(parse_options(raw), schema)
 
@@ -245,20 +251,25 @@ def check(report, PracticeStreamReader):
 
         def legacy_latest_offset():
             one = reader(maxRecordsPerTrigger=MAX_ROWS)
-            ends = [seq_of(one.latestOffset()) for _ in range(2)]
-            if ends != [MAX_ROWS, 2 * MAX_ROWS]:
+            for call in ("first", "second"):
+                now, got = latest(), seq_of(one.latestOffset())
+                if got < now:
+                    return (
+                        f"the {call} latestOffset() with maxRecordsPerTrigger={MAX_ROWS} ended the batch at seq {got}, "
+                        f"not at the feed's end ({now}): Spark 4.0/4.1 run Trigger.AvailableNow and Trigger.Once as one "
+                        "batch that ends at the first latestOffset(), which cannot tell the trigger, so a cap here ends "
+                        "the run early; without a start, take everything available"
+                    )
+                if got > now:
+                    return f"the {call} latestOffset() ended the batch at seq {got}, past the feed's end ({now})"
+                feed.append_events(20)  # the second call must see them
+            ahead = latest() + 40
+            got = seq_of(reader(startingOffsets=str(ahead)).latestOffset())
+            if got != ahead:
                 return (
-                    f"latestOffset() called twice from the start of the feed, maxRecordsPerTrigger={MAX_ROWS}, "
-                    f"ended batches at seqs {ends}, not {[MAX_ROWS, 2 * MAX_ROWS]}: without a start, begin at the "
-                    "end of the last batch (or the initial offset) and add at most maxRecordsPerTrigger"
-                )
-            restarted = reader(maxRecordsPerTrigger=MAX_ROWS)
-            restarted.partitions(make_offset(200), make_offset(200))  # what Spark does on restart
-            got = seq_of(restarted.latestOffset())
-            if got != 300:
-                return (
-                    f"after a restart at seq 200 (Spark calls partitions(200, 200)) latestOffset() ended at seq {got}, "
-                    "not 300: remember the end of the last batch in partitions() too"
+                    f"with startingOffsets={ahead} (after the feed's end, {latest()}) latestOffset() ended the first batch "
+                    f"at seq {got}: a batch never ends before it starts; begin at the end of the last batch (or the "
+                    "initial offset) and never go below it"
                 )
 
         # -- on Spark ------------------------------------------------------------------------
@@ -266,19 +277,37 @@ def check(report, PracticeStreamReader):
         spark.dataSource.register(checked_source(PracticeStreamReader))
         state = {"table": new_name("lab06"), "checkpoint": os.path.join(tempfile.mkdtemp(prefix="lab06-"), "checkpoint")}
 
+        def read_limits_on_spark():
+            """Whether the PySpark that runs the stream reader (a Connect server's) has read limits."""
+
+            def probe(_):  # defined here so it pickles by value
+                try:
+                    from pyspark.sql.streaming.datasource import ReadMaxRows  # noqa: F401
+                except ImportError:
+                    return False
+                return True
+
+            from pyspark.sql.functions import udf
+
+            return spark.range(1).select(udf(probe, "boolean")("id")).first()[0]
+
         def run_query():
-            """Run the stream until it has read what is available; (batches, error text)."""
+            """Run the stream with Trigger.AvailableNow until it stops; (batches, error text)."""
             frame = (
                 spark.readStream.format("lab06_check").option("url", feed.url).option("startingOffsets", "earliest")
-                .option("maxRecordsPerTrigger", MAX_ROWS).option("numPartitions", 3).option("logLevel", "WARNING").load()
+                .option("maxRecordsPerTrigger", MAX_ROWS).option("numPartitions", 3)
+                .option("logLevel", "ERROR").load()  # ERROR: on 4.0/4.1 the reader warns that the limit is ignored
             )
             query = (
                 frame.writeStream.format("practice").option("url", feed.url).option("table", state["table"])
                 .option("checkpointLocation", "file:" + state["checkpoint"]).option("logLevel", "WARNING")
-                .trigger(processingTime="200 milliseconds").start()
+                .trigger(availableNow=True).start()
             )
             try:
-                query.processAllAvailable()  # every Spark 4.x: several batches, each within the limit
+                if not query.awaitTermination(180):
+                    return None, "the Trigger.AvailableNow query did not stop within 180 s"
+                if query.exception() is not None:
+                    return None, spark_error_text(query.exception())
             except Exception as error:
                 return None, spark_error_text(error)
             finally:
@@ -294,12 +323,17 @@ def check(report, PracticeStreamReader):
             if len(rows) == len(want) and feed.truth.checksum("events", until_seq=latest()) == _checksum(rows):
                 return None
             distinct = len({row["seq"] for row in rows})
-            return (
-                f"{what} the query wrote {len(rows)} rows ({distinct} distinct seqs) for a feed of {len(want)} "
-                "events" + (": some events were read twice" if distinct < len(rows) else "")
-            )
+            if distinct < len(rows):
+                why = ": some events were read twice"
+            elif distinct < len(want) and not state["read_limits"]:
+                why = (": Trigger.AvailableNow stopped early. This Spark (4.0/4.1) runs it as one batch ending at the "
+                       "first latestOffset(): without a start, latestOffset() must not cap")
+            else:
+                why = ""
+            return f"{what} the query wrote {len(rows)} rows ({distinct} distinct seqs) for a feed of {len(want)} events{why}"
 
         def reads_on_spark():
+            state["read_limits"] = read_limits_on_spark()
             batches, error = run_query()
             if error:
                 return f"the streaming query failed: {error}"
@@ -309,7 +343,7 @@ def check(report, PracticeStreamReader):
                 if batch["rows"] != width:
                     how = "some events were read twice" if batch["rows"] > width else "some events were never read"
                     return f"batch {batch['batch']} read {batch['rows']} rows for the range ({batch['start']}, {batch['end']}]: {how}"
-            too_big = [batch for batch in batches if batch["rows"] > MAX_ROWS]
+            too_big = [batch for batch in batches if batch["rows"] > MAX_ROWS] if state["read_limits"] else []
             if too_big:
                 return (
                     f"batch {too_big[0]['batch']} read {too_big[0]['rows']} rows with maxRecordsPerTrigger={MAX_ROWS}: "
@@ -318,12 +352,12 @@ def check(report, PracticeStreamReader):
             for before, after in zip(batches, batches[1:]):
                 if after["start"] != before["end"]:
                     return f"batch {after['batch']} started at seq {after['start']}, not where batch {before['batch']} ended ({before['end']})"
-            return table_is_feed(f"after reading a feed of {EVENTS} events")
+            return table_is_feed(f"after a run over a feed of {latest()} events")
 
         def restarts():
             if not state.get("first"):
                 return "not run: the first query above failed"
-            feed.append_events(150)  # arrive while the query is stopped
+            feed.append_events(150)  # arrive between the runs
             _, error = run_query()
             if error:
                 return f"the restarted query failed: {error}"
@@ -335,7 +369,7 @@ def check(report, PracticeStreamReader):
         if HAS_ADMISSION_CONTROL:
             report.require(LIMIT, latest_offset_obeys_the_limit)
         else:
-            report.skip(LIMIT, "this Spark has no read limits; the next line checks the 4.0/4.1 way")
+            report.skip(LIMIT, "this PySpark has no read limits; the next line checks the 4.0/4.1 way")
         report.require(LEGACY, legacy_latest_offset)
         report.require(ON_SPARK, reads_on_spark)
         report.require(RESTART, restarts)

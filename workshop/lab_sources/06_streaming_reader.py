@@ -6,7 +6,7 @@
 # **Goal:** read the service's events feed as a stream of micro-batches: describe a position in
 # the feed with an offset, split each batch into parallel ranges that never overlap, read a range
 # so that a replay returns exactly the same rows, and cap the size of a batch with
-# `maxRecordsPerTrigger` on every Spark 4.x.
+# `maxRecordsPerTrigger` where Spark passes a read limit (4.2+), and nowhere else.
 #
 # **Time:** 45 minutes.
 
@@ -53,10 +53,13 @@ spark = lab.spark
 #
 # **Admission control** caps what one batch takes (`maxRecordsPerTrigger`):
 #
-# - **Spark 4.0 / 4.1 (DBR 17.3 LTS):** Spark calls `latestOffset()` with no arguments. The reader
-#   must remember where its last batch ended and add at most `maxRecordsPerTrigger` itself.
-#   `trigger(availableNow=True)` runs as a *single* batch there; use a processing-time trigger
-#   with `query.processAllAvailable()` to catch up.
+# - **Spark 4.0 / 4.1 (DBR 17.3 LTS):** Spark calls `latestOffset()` with no arguments and gives
+#   no read limit. It runs `trigger(availableNow=True)` (which Python sources do not support
+#   there) and `trigger(once=True)` as a *single* batch that ends at the first offset
+#   `latestOffset()` returns, and `latestOffset()` cannot tell which trigger runs. A reader that
+#   caps there ends such a run after the first `maxRecordsPerTrigger` events (the reference
+#   did: 100 of 250 events). So `latestOffset()` returns the feed's end, never caps, and the
+#   reference says once, in a warning, that the option is ignored.
 # - **Spark 4.2+** adds admission control: `getDefaultReadLimit()` returns `ReadMaxRows(n)` (or
 #   `ReadAllAvailable()`), Spark calls `latestOffset(start, limit)` with that limit (or with
 #   `ReadAllAvailable` when a trigger needs everything), `reportLatestOffset()` shows the feed's
@@ -124,19 +127,24 @@ with PracticeClient(parse_options({"url": lab.url})) as client:
 # Your reader is the reference `PracticeStreamReader` with `latestOffset` left to you, and with
 # `partitions` and `read` (given) using your functions above. Two calling conventions, one method:
 #
-# - `start is None`: Spark 4.0/4.1. Start from `self.last_end_seq` (the end of the last batch,
-#   which `partitions` and `commit` also record) or else the initial offset, and cap with
-#   `self.max_records` (`None`: no cap).
+# - `start is None`: Spark 4.0/4.1. The batch starts at `self.last_end_seq` (the end of the last
+#   batch, which `partitions` and `commit` also record; after a restart Spark calls
+#   `partitions(x, x)` with the checkpoint's end) or else the initial offset, and takes
+#   **everything** available: no cap, whatever `self.max_records` says (see above). The given
+#   first line warns once that the option is ignored.
 # - else Spark 4.2+: start from `start`; cap with `limit.max_rows` when `limit` is a `ReadMaxRows`,
 #   not at all for `ReadAllAvailable`.
 #
 # Never go past the feed's latest seq (`latest_seq(client)`) nor past `self.available_now_seq`
-# when it is set; `capped_end(start_seq, latest, max_rows)` does the arithmetic. Remember the end
-# with `self._remember_end(end_seq)` and return `make_offset(end_seq)`.
+# when it is set, and never end before the start; `capped_end(start_seq, latest, max_rows)` does
+# the arithmetic (`max_rows=None`: no cap). Remember the end with `self._remember_end(end_seq)`
+# and return `make_offset(end_seq)`.
 
 # %%
 from solutions import stream_reader as reference_stream_reader
-from solutions.stream_reader import ReadMaxRows, capped_end, latest_seq, make_offset, offset_seq
+from solutions.stream_reader import (
+    ReadMaxRows, capped_end, latest_seq, make_offset, micro_batch_run_id, offset_seq, warn_once_limit_ignored,
+)
 
 
 class Lab06StreamReader(reference_stream_reader.PracticeStreamReader):
@@ -150,8 +158,8 @@ class Lab06StreamReader(reference_stream_reader.PracticeStreamReader):
 
 
 # %% [markdown]
-# Called by hand, as Spark's driver would: an offset, two capped batches, their partitions, and
-# a replay of one partition after new events arrived.
+# Called by hand, as Spark's driver would: an offset, a batch (capped on Spark 4.2+), its
+# partitions, and a replay of one partition after new events arrived.
 
 # %%
 from solutions.stream_reader import HAS_ADMISSION_CONTROL
@@ -173,7 +181,7 @@ print(f"partition 0 read {len(first)} rows; read again after 50 new events: {len
 # ## Your reader on Spark, live
 #
 # A data source with your reader, a stream over the last 1,000 events of the feed in batches of
-# at most 200, into Spark's memory sink. `follow_query` prints every micro-batch as it completes,
+# at most 200 (Spark 4.2+; on 4.0/4.1 one batch takes them all), into Spark's memory sink. `follow_query` prints every micro-batch as it completes,
 # from `query.recentProgress` (with Spark 4.2+ the progress also shows where the feed really ends,
 # from `reportLatestOffset`); `plot_batches` draws rows and milliseconds per batch.
 
@@ -221,8 +229,9 @@ plot_batches(batches, "Lab 06: your reader, maxRecordsPerTrigger=200")
 # The check starts a small practice service of its own (it appends events to that feed). It calls
 # your reader directly: offsets, partitions of several batches (read back to find overlaps and
 # gaps), a partition read twice with new events in between, and `latestOffset` with and without
-# a limit. Then it streams the feed into a table on Spark, stops, appends events, restarts from the
-# checkpoint, and compares the table with the feed.
+# a limit. Then it streams the feed into a table on Spark with `trigger(availableNow=True)` and
+# `maxRecordsPerTrigger`, appends events, runs it again from the checkpoint, and compares the
+# table with the feed each time.
 
 # %%
 from workshop.checks import check_lab
@@ -238,8 +247,9 @@ check_lab("06", PracticeStreamReader=Lab06StreamReader)
 #   "simple")`. When is it the better choice, and when not (see `docs/streaming.md`)?
 # - Start a stream with `.option("startingOffsets", "latest")`, append events with
 #   `lab.service.append_events(300)` while it runs, and watch the batches arrive.
-# - On Spark 4.2+, run the stream with `trigger(availableNow=True)` and `maxRecordsPerTrigger`: how
-#   many batches does it make, and where does it stop? (On 4.0/4.1 it makes one capped batch.)
+# - Run the stream with `trigger(availableNow=True)` and `maxRecordsPerTrigger`: how many batches
+#   does it make, and where does it stop? On 4.0/4.1 it makes one batch of everything: subclass your
+#   reader with a legacy `latestOffset()` that caps, run it again, and count the rows it wrote.
 # - Read the checkpoint's `offsets/0` file: what did Spark store of your offset?
 #
 # ## Recap
@@ -251,6 +261,7 @@ check_lab("06", PracticeStreamReader=Lab06StreamReader)
 #   an error, never a silent loss.
 # - `latestOffset` decides the batch size: Spark 4.2+ passes a read limit (`getDefaultReadLimit`,
 #   `ReadMaxRows`, `ReadAllAvailable`, plus `reportLatestOffset` and `Trigger.AvailableNow`);
-#   Spark 4.0/4.1 calls `latestOffset()` and the reader applies `maxRecordsPerTrigger` itself.
+#   Spark 4.0/4.1 calls `latestOffset()`, which must return the feed's end: those versions end a
+#   Trigger.AvailableNow or Trigger.Once run at its first answer.
 # - Everything but `read` runs on the driver; `read` runs on executors with a pickled copy of the
 #   reader, so what it needs lives on `self`.
