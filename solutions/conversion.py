@@ -23,12 +23,11 @@ tests/test_differential_json.py, on 4.0.1 and 4.3.0):
   whole), with the record's JSON text in the `columnNameOfCorruptRecord` column. A record that
   is not a JSON object gives a row of nulls.
 - DROPMALFORMED skips the record; FAILFAST stops with an error naming the record.
-Where the types are stricter than Spark's JSON reader (docs/options.md, option `mode`): a JSON
-number is no timestamp, a decimal never comes from a JSON number or with more decimal places
-than its scale, a string column takes only JSON strings, a date only `YYYY-MM-DD`, and text
-without a zone is UTC (Spark reads it in the session time zone). A user schema's NOT NULL is
-kept (Spark's file sources make the schema nullable; a Python data source cannot change its
-output schema), so a null in a NOT NULL field makes the record malformed.
+The types are stricter than Spark's JSON reader, on purpose (a JSON number is no timestamp and
+no decimal, a string column takes only strings, ...): docs/options.md (option `mode`) lists each
+difference, and the differential tests pin them on Spark. A user schema's NOT NULL is kept
+(Spark's file sources make the schema nullable; a Python data source cannot change its output
+schema), so a null in a NOT NULL field makes the record malformed.
 """
 import base64
 import binascii
