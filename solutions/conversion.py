@@ -418,7 +418,8 @@ class RecordConverter:
         """The row tuple for `record`, or None when the record is dropped (DROPMALFORMED)."""
         if not isinstance(record, dict):
             # e.g. a truncated record the service sent as a JSON string: no field fits
-            return self._set_aside(record, f"expected a JSON object, got {json_kind(record)}", where, (None,) * len(self.fields))
+            reason = f"expected a JSON object, got {json_kind(record)}"
+            return self._set_aside(record, reason, where, (None,) * len(self.fields))
         try:
             values = convert_fields(record, self.fields)
         except PartialValueError as problem:

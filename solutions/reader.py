@@ -70,7 +70,10 @@ def check_schema(schema, service_schema, corrupt_column, mode):
             if not isinstance(field.dataType, StringType):
                 problems.append(f"the corrupt-record column {field.name!r} must be string, not {field.dataType.simpleString()}")
             if not field.nullable:
-                not_null.append(f"the corrupt-record column {field.name!r} is NOT NULL, but it is null in every well-formed row: make it nullable")
+                not_null.append(
+                    f"the corrupt-record column {field.name!r} is NOT NULL, but it is null in every well-formed row: "
+                    "make it nullable"
+                )
         elif field.name not in served:
             close = difflib.get_close_matches(field.name, served, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -131,6 +131,7 @@ def test_permissive_equals_sparks_json_reader_but_for_the_documented_differences
     theirs = by_record(spark_json(spark, path, ddl, "PERMISSIVE", columnNameOfCorruptRecord=CORRUPT).collect(), schema,
                        json.loads)
     assert len(ours) == len(theirs) == len(lines)
+    assert ours.keys() == theirs.keys(), "rows that do not keep the records' seq (or Spark's rows are other records)"
 
     seen = set()
     for line in lines:
@@ -188,6 +189,17 @@ def test_failfast_equals_sparks_json_reader(spark, service, spark_service_url, q
         spark_json(spark, quirky_path, ddl, "FAILFAST").collect()
     with pytest.raises(Exception, match=r"malformed record at partition \d+, page \d+, item \d+"):
         connector(spark, quirky_service, ddl, "FAILFAST").collect()
+
+
+def test_sparks_json_reader_in_failfast_skips_a_malformed_record_its_pushed_filter_rejects(spark, files):
+    # What the connector does with pushdown too (docs/options.md, option mode): FAILFAST checks
+    # the records that are read, not those a pushed filter leaves out.
+    path = files / "one_bad.jsonl"
+    path.write_text('{"seq":1,"kind":"view"}\n{"seq":2,"kind":"click","value":"n/a"}\n', encoding="utf-8")
+    ddl = "seq bigint, kind string, value double"
+    assert [row.seq for row in spark_json(spark, path, ddl, "FAILFAST").where("seq = 1").collect()] == [1]
+    with pytest.raises(Exception, match="MALFORMED_RECORD_IN_PARSING"):
+        spark_json(spark, path, ddl, "FAILFAST").where("seq = 2").collect()
 
 
 NOT_NULL = {"seq": "bigint", "kind": "string", "note": "string", "location": "struct<lat:double,lon:double>"}

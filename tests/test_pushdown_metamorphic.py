@@ -17,8 +17,8 @@ at all. A nested field arrives with its path, `("location", "lat")`.
 
 Cheap by design: a few thousand events, one partition per scan, and per mode two Spark jobs:
 without pushdown one scan of everything with each case filtered by Spark, with pushdown a
-union of one scan per case; each returns a count and a checksum per case. On PySpark 4.0 (no pushFilters) the option falls back to Spark's filtering, and the same
-comparison holds.
+union of one scan per case; each returns a count and a checksum per case. On PySpark 4.0 (no
+pushFilters) the option falls back to Spark's filtering, and the same comparison holds.
 """
 import contextlib
 import io
@@ -196,3 +196,19 @@ def test_failfast_with_pushdown_stops_at_a_malformed_record_the_filter_lets_thro
     for on in (False, True):
         with pushdown(spark, on), pytest.raises(Exception, match="malformed record at"):
             frame(spark, quirky.url, "FAILFAST", on, "kind IN ('view', 'click')").collect()
+
+
+def test_failfast_with_pushdown_never_sees_the_records_the_service_filters_out(spark, quirky):
+    # docs/options.md (mode): FAILFAST checks the records that are read; with pushdown the service
+    # leaves the others out (as Spark's own JSON reader skips records its pushed filter rejects).
+    truth = quirky.truth
+    device = next(device for device in range(1, 201)
+                  if truth.count("events", device_id=device) == truth.count("events", device_id=device, drop_malformed=True) > 0)
+    assert len(truth.malformed_seqs()) > 0
+    with pushdown(spark, True):
+        read = frame(spark, quirky.url, "FAILFAST", True, f"device_id = {device}")
+        if HAS_PUSHDOWN:
+            assert read.count() == truth.count("events", device_id=device)
+        else:  # PySpark 4.0: no pushdown, every record is read, and a malformed one stops the read
+            with pytest.raises(Exception, match="malformed record at"):
+                read.count()

@@ -2,10 +2,12 @@
 
 Run on each PySpark of the matrix (4.0.1, 4.1.4, 4.2.1, 4.3.0): each test observes the fact on
 Spark itself and checks that the course's text states what this version does.
-- The stand-in Spark reads for an empty plan: `None` on 4.0 and 4.1, `InputPartition(None)` from 4.2.
+- The stand-in Spark reads for an empty plan: `None` on 4.0 and 4.1, `InputPartition(None)` from 4.2
+  (observed in tests/test_mistakes_batch.py).
 - Secrets in plans: a Python data source's plans list no options at all; the default
   `spark.redaction.regex` adds `credential` from 4.1.
-- Tokens and circuit breakers live per Python process: each of Spark's Python workers has its own.
+- Tokens live per Python process (circuit breakers too: the same module-level state): each of
+  Spark's Python workers has its own.
 """
 import contextlib
 import io
@@ -15,11 +17,9 @@ import re
 import uuid
 
 import pytest
-from pyspark.sql.datasource import DataSource, DataSourceReader
 
 from solutions import PracticeDataSource
 
-pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("pickled_by_value")]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEXTS = ("solutions", "workshop/lab_sources", "workshop/checks", "docs", "README.md")
 
@@ -52,32 +52,9 @@ def is_classic(spark):
 # -- defect 11: the empty plan ----------------------------------------------------------------
 
 
-class EmptyPlanReader(DataSourceReader):
-    def partitions(self):
-        return []  # Spark replaces it with one partition of its own
-
-    def read(self, partition):
-        yield (repr(partition),)
-
-
-class EmptyPlanSource(DataSource):
-    @classmethod
-    def name(cls):
-        return "empty_plan"
-
-    def schema(self):
-        return "partition string"
-
-    def reader(self, schema):
-        return EmptyPlanReader()
-
-
-def test_an_empty_plan_is_read_as_none_before_4_2_and_as_an_empty_input_partition_from_4_2(spark):
-    spark.dataSource.register(EmptyPlanSource)
-    (row,) = spark.read.format("empty_plan").load().collect()
-    expected = "None" if spark_version(spark) < (4, 2) else "InputPartition(value=None)"
-    assert row.partition == expected
-    # The course says so (it said InputPartition(None) from 4.1: issue 12, defect 11).
+def test_the_course_says_an_empty_plan_is_read_as_none_before_4_2():
+    # Spark reads an empty plan as None on 4.0 and 4.1 and as InputPartition(None) from 4.2:
+    # tests/test_mistakes_batch.py observes it on each version. The course said 4.1 (issue 12, defect 11).
     texts = course_texts()
     wrong = [path for path, text in texts.items() if re.search(r"InputPartition\(None\)\)?`?\s*\(?(on\s*)?4\.1\+", text)]
     assert not wrong, f"these still say InputPartition(None) from 4.1: {wrong}"

@@ -59,7 +59,8 @@ spark = lab.spark
 # planning functions themselves are pure, so you can test them without Spark. Filter pushdown
 # (lab 10) runs before `partitions()` and narrows the bounds that are planned. It needs Spark
 # 4.1+ and `spark.sql.python.filterPushdown.enabled=true`, and Spark does not apply again a
-# filter the source says it handles, so a source claims only what the service applies exactly.
+# filter the source says it handles, so a source claims only what the service applies exactly,
+# and only where each row is its record (not in PERMISSIVE mode; lab 10).
 
 # %%
 import requests
