@@ -15,9 +15,19 @@ Rules this module keeps:
 - A Decimal never passes through float (float cannot hold 0.1 or 16+ digits exactly).
 - Converters are built once per schema (a closure per field), not looked up per value.
 
-Malformed records follow Spark's `mode` option, as Spark's JSON and CSV readers do:
-PERMISSIVE (nulls, plus the raw record text in the `columnNameOfCorruptRecord` column),
-DROPMALFORMED (skip the record) and FAILFAST (stop with an error naming the record).
+Malformed records follow Spark's `mode` option and, within the course's stricter types, what
+Spark's JSON reader does with them (checked against `spark.read.json` in
+tests/test_differential_json.py, on 4.0.1 and 4.3.0):
+- PERMISSIVE keeps the fields that fit and nulls the ones that do not (inside structs too, also
+  structs in lists and maps; a list or map with an element that does not fit is null as a
+  whole), with the record's JSON text in the `columnNameOfCorruptRecord` column. A record that
+  is not a JSON object gives a row of nulls.
+- DROPMALFORMED skips the record; FAILFAST stops with an error naming the record.
+The types are stricter than Spark's JSON reader, on purpose (a JSON number is no timestamp and
+no decimal, a string column takes only strings, ...): docs/options.md (option `mode`) lists each
+difference, and the differential tests pin them on Spark. A user schema's NOT NULL is kept
+(Spark's file sources make the schema nullable; a Python data source cannot change its output
+schema), so a null in a NOT NULL field makes the record malformed.
 """
 import base64
 import binascii
@@ -66,6 +76,17 @@ INTEGER_RANGES = {
 
 class MalformedValueError(ValueError):
     """A JSON value does not fit its Spark type; the message says why."""
+
+
+class PartialValueError(MalformedValueError):
+    """A struct (or a list or map of structs) that fits in part: `value` holds the parts that fit.
+
+    Spark's JSON reader keeps such a value, with nulls where the parts did not fit.
+    """
+
+    def __init__(self, message, value):
+        super().__init__(message)
+        self.value = value
 
 
 class MalformedRecordError(ValueError):
@@ -286,7 +307,17 @@ def _array_converter(data_type):
     def convert(value):
         if not isinstance(value, list):
             raise MalformedValueError(f"expected a list, got {json_kind(value)}")
-        return [convert_element(element) for element in value]
+        elements = []
+        partial = None
+        for element in value:
+            try:
+                elements.append(convert_element(element))
+            except PartialValueError as problem:  # a struct element kept in part; any other error fails the list
+                elements.append(problem.value)
+                partial = partial or f"element {len(elements) - 1}: {problem}"
+        if partial:
+            raise PartialValueError(partial, elements)
+        return elements
 
     return convert
 
@@ -298,24 +329,59 @@ def _map_converter(data_type):
     def convert(value):
         if not isinstance(value, dict):
             raise MalformedValueError(f"expected an object (map), got {json_kind(value)}")
-        return {convert_key(key): convert_value(item) for key, item in value.items()}
+        entries = {}
+        partial = None
+        for key, item in value.items():
+            try:
+                entries[convert_key(key)] = convert_value(item)
+            except PartialValueError as problem:  # a struct value kept in part; any other error fails the map
+                entries[convert_key(key)] = problem.value
+                partial = partial or f"key {key!r}: {problem}"
+        if partial:
+            raise PartialValueError(partial, entries)
+        return entries
 
     return convert
 
 
 def _struct_converter(data_type):
-    fields = [
-        (field.name, _nullable(to_spark_converter(field.dataType), field.nullable))
-        for field in data_type.fields
-    ]
+    fields = _field_converters(data_type.fields)
 
     def convert(value):
         if not isinstance(value, dict):
             raise MalformedValueError(f"expected an object (struct), got {json_kind(value)}")
-        # A tuple in field order is what Spark (and pyarrow) take for a struct value.
-        return tuple(convert_field(value.get(name)) for name, convert_field in fields)
+        return convert_fields(value, fields)
 
     return convert
+
+
+def _field_converters(fields):
+    return [(field.name, _nullable(to_spark_converter(field.dataType), field.nullable), field.nullable) for field in fields]
+
+
+def convert_fields(record, fields):
+    """The tuple of `record`'s fields in schema order: what Spark (and pyarrow) take for a struct.
+
+    A field that does not fit becomes null and the others are kept, as in Spark's JSON reader;
+    then PartialValueError carries the tuple. A NOT NULL field cannot be null, so when it does
+    not fit the whole struct does not fit (MalformedValueError).
+    """
+    values = []
+    problems = []
+    for name, convert, nullable in fields:
+        try:
+            values.append(convert(record.get(name)))
+        except PartialValueError as problem:
+            values.append(problem.value)
+            problems.append(f"field {name!r}: {problem}")
+        except MalformedValueError as problem:
+            if not nullable:
+                raise MalformedValueError(f"field {name!r}: {problem}") from None
+            values.append(None)
+            problems.append(f"field {name!r}: {problem}")
+    if problems:
+        raise PartialValueError("; ".join(problems), tuple(values))
+    return tuple(values)
 
 
 def _nullable(convert, nullable):
@@ -360,6 +426,11 @@ class RecordConverter:
     `where` is the record's position, `(partition, page, item)`, named in FAILFAST errors with
     the record's key (`key_field`, e.g. seq). Fields the schema does not name are ignored;
     fields the record lacks are null.
+
+    In PERMISSIVE mode a malformed record's fields that do not fit become null, so every column
+    must be nullable there: the constructor refuses a NOT NULL column (the reader's
+    `check_schema` says so on the driver first). In the other modes such a row never reaches
+    Spark: a null in a NOT NULL field makes the record malformed.
     """
 
     def __init__(self, schema, mode=PERMISSIVE, corrupt_column="_corrupt_record", key_field=None):
@@ -367,38 +438,46 @@ class RecordConverter:
         self.key_field = key_field
         self.width = len(schema.fields)
         self.corrupt_index = None
-        self.fields = []  # (position in the output tuple, field name, converter)
+        fields = []
         for index, field in enumerate(schema.fields):
             if field.name == corrupt_column:
                 if not isinstance(field.dataType, StringType):
                     raise TypeError(f"the corrupt-record column {corrupt_column!r} must be a string column")
+                if not field.nullable:
+                    raise TypeError(f"the corrupt-record column {corrupt_column!r} must be nullable")
                 self.corrupt_index = index
                 continue
-            convert = _nullable(to_spark_converter(field.dataType), field.nullable)
-            self.fields.append((index, field.name, convert))
+            if self.mode == PERMISSIVE and not field.nullable:
+                raise TypeError(f"column {field.name!r} is NOT NULL: mode PERMISSIVE needs nullable columns")
+            fields.append(field)
+        self.fields = _field_converters(fields)  # (name, converter, nullable) of every column but the corrupt one
         self.malformed = 0  # records seen malformed, whatever the mode
         self.on_malformed = None  # optional callback(record, reason, where), e.g. to set the record aside
 
     def convert(self, record, where=None):
         """The row tuple for `record`, or None when the record is dropped (DROPMALFORMED)."""
-        try:
-            return self._convert(record)
-        except MalformedValueError as problem:
-            if self.on_malformed is not None:
-                self.on_malformed(record, f"{problem}", where)
-            return self._malformed(record, str(problem), where)
-
-    def _convert(self, record):
         if not isinstance(record, dict):
-            # e.g. a truncated record the service sent as a JSON string
-            raise MalformedValueError(f"expected a JSON object, got {json_kind(record)}")
-        row = [None] * self.width
-        for index, name, convert in self.fields:
-            try:
-                row[index] = convert(record.get(name))
-            except MalformedValueError as problem:
-                raise MalformedValueError(f"field {name!r}: {problem}") from None
-        return tuple(row)
+            # e.g. a truncated record the service sent as a JSON string: no field fits
+            reason = f"expected a JSON object, got {json_kind(record)}"
+            return self._set_aside(record, reason, where, (None,) * len(self.fields))
+        try:
+            values = convert_fields(record, self.fields)
+        except PartialValueError as problem:
+            return self._set_aside(record, str(problem), where, problem.value)
+        except MalformedValueError as problem:  # a NOT NULL field did not fit (not in PERMISSIVE mode)
+            return self._set_aside(record, str(problem), where, (None,) * len(self.fields))
+        return self._with_corrupt_slot(values)
+
+    def _with_corrupt_slot(self, values):
+        """The row: the converted columns with None where the corrupt-record column is."""
+        index = self.corrupt_index
+        return values if index is None else values[:index] + (None,) + values[index:]
+
+    def _set_aside(self, record, reason, where, values):
+        self.malformed += 1
+        if self.on_malformed is not None:
+            self.on_malformed(record, reason, where)
+        return self._malformed(record, reason, where, list(self._with_corrupt_slot(values)))
 
     def describe(self, record, where):
         """ "partition 2, page 3, item 17, seq 1234": where a record is, for error messages."""
@@ -409,9 +488,13 @@ class RecordConverter:
             parts.append(f"{self.key_field} {record[self.key_field]}")
         return ", ".join(parts) or "a record"
 
-    def _malformed(self, record, reason, where):
-        self.malformed += 1
-        # BEGIN SOLUTION: FAILFAST: raise MalformedRecordError naming self.describe(record, where) and the reason; DROPMALFORMED: return None; PERMISSIVE: a tuple of self.width Nones with raw_text(record) at self.corrupt_index (when the schema has that column)
+    def _malformed(self, record, reason, where, row):
+        """What a malformed record becomes: a row tuple, or None to drop it.
+
+        `row` is a list in schema order: the fields that fit, None where they did not (all None
+        when the record is not a JSON object), None at the corrupt-record column.
+        """
+        # BEGIN SOLUTION: FAILFAST: raise MalformedRecordError naming self.describe(record, where) and the reason; DROPMALFORMED: return None; PERMISSIVE: put raw_text(record) at self.corrupt_index (when the schema has that column) and return the row as a tuple
         if self.mode == FAILFAST:
             raise MalformedRecordError(
                 f"malformed record at {self.describe(record, where)}: {reason}. mode=FAILFAST stops at the first "
@@ -420,7 +503,6 @@ class RecordConverter:
             )
         if self.mode == DROPMALFORMED:
             return None
-        row = [None] * self.width
         if self.corrupt_index is not None:
             row[self.corrupt_index] = raw_text(record)
         return tuple(row)
@@ -428,9 +510,15 @@ class RecordConverter:
 
 
 def raw_text(record):
-    """The record's text for the corrupt-record column."""
+    """The record's text for the corrupt-record column.
+
+    The record as compact JSON: the JSON value the service sent, though not always its very
+    bytes (`\\u00e9` comes back as `é`). A record sent as a JSON string (a truncated record) is that
+    string itself, the truncated text, where Spark's JSON reader on a file of the served records
+    would show the string's JSON form, quotes and escapes included.
+    """
     if isinstance(record, str):
-        return record  # already the raw text the service sent
+        return record
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -44,11 +44,11 @@ OPTIONS = (
     Option(
         "apiToken", "string", None,
         "API key, sent as `X-API-Key` (or `api_key`, see `apiKeyLocation`). Named *Token* so Spark's default `spark.redaction.regex` "
-        "(`(?i)secret|password|token|access[.]?key`) hides it in plans and the UI; `apiKey` would not match.",
+        "matches it (see above); `apiKey` would not.",
         secret=True,
     ),
     Option("username", "string", None, "User name for HTTP Basic auth (with `password`)."),
-    Option("password", "string", None, "Password for HTTP Basic auth; matched by `spark.redaction.regex`.", secret=True),
+    Option("password", "string", None, "Password for HTTP Basic auth; its name matches Spark's default `spark.redaction.regex`.", secret=True),
     Option(
         "authMethod", "choice", "auto",
         "How to authenticate (docs/auth.md). `auto` takes the first method whose options are set, in this order: "
@@ -77,8 +77,9 @@ OPTIONS = (
     Option("clientId", "string", None, "OAuth2 client credentials: the client id (with `clientSecret`)."),
     Option(
         "clientSecret", "string", None,
-        "OAuth2 client credentials: the client secret. Its name matches `spark.redaction.regex`. Tokens are cached "
-        "per executor process, fetched again before they expire and once after a 401.",
+        "OAuth2 client credentials: the client secret; its name matches Spark's default `spark.redaction.regex`. Tokens are "
+        "cached per Python process (each of Spark's Python workers, and the driver's), fetched again before they expire and "
+        "once after a 401.",
         secret=True,
     ),
     Option("tokenUrl", "string", None, "OAuth2 token endpoint. Default: Microsoft Entra ID's for `tenantId` (in `azureCloud`), else the service's own `<url>/oauth/token`."),
@@ -103,13 +104,38 @@ OPTIONS = (
     Option("start", "timestamp", None, "Events only: read events with `event_time >= start`. ISO-8601; no zone means UTC. Default: the earliest event."),
     Option("end", "timestamp", None, "Events only: read events with `event_time < end`. ISO-8601; no zone means UTC. Default: after the latest event."),
     Option("pageSize", "int", 1000, "Items per page (`limit`); the service allows at most its `max_page_size` (10000 by default).", minimum=1),
-    Option("mode", "choice", "PERMISSIVE", "Malformed records: keep them as nulls with the raw text in `columnNameOfCorruptRecord` (PERMISSIVE), skip them (DROPMALFORMED) or fail (FAILFAST), as in Spark's JSON reader.", allowed=("PERMISSIVE", "DROPMALFORMED", "FAILFAST")),
-    Option("columnNameOfCorruptRecord", "string", "_corrupt_record", "Column that receives the raw text of a malformed record in PERMISSIVE mode; add it to your schema as a string column."),
+    Option(
+        "mode", "choice", "PERMISSIVE",
+        "Malformed records, as Spark's JSON reader treats them: PERMISSIVE keeps the fields that fit and nulls the others "
+        "(inside structs too; a list or map with an element that does not fit is null whole; a record that is not a JSON "
+        "object is all nulls), with the raw record in `columnNameOfCorruptRecord`; DROPMALFORMED skips the record; FAILFAST "
+        "fails the read, naming the record. PERMISSIVE needs nullable columns (Spark's file sources make a user schema "
+        "nullable; a Python data source cannot, so a NOT NULL column is refused); in the other modes a null in a NOT NULL "
+        "column makes the record malformed. Stricter than Spark's JSON reader, on purpose (the service's contract is ISO "
+        "text and decimal strings): a JSON number is no timestamp (Spark: epoch seconds) and no decimal (Spark: its digits), "
+        "a string column takes only JSON strings (Spark: any value's text), a decimal keeps its scale (Spark rounds), a "
+        "date is `YYYY-MM-DD` (Spark also reads `2026-1-1` and a timestamp's date), a double's specials are `NaN`, "
+        "`Infinity`, `-Infinity` (Spark also `+INF`), a `tinyint` is -128..127 (Spark wraps 128..255 around), and text "
+        "without a zone is UTC (Spark: the session time zone). With `filterPushdown`, records the service filters out "
+        "are never read, so FAILFAST does not see them (Spark's JSON reader with its own pushdown does the same).",
+        allowed=("PERMISSIVE", "DROPMALFORMED", "FAILFAST"),
+    ),
+    Option(
+        "columnNameOfCorruptRecord", "string", "_corrupt_record",
+        "Column that receives the raw record of a malformed record in PERMISSIVE mode; add it to your schema as a nullable "
+        "string column. It holds the record as compact JSON (the JSON value served, not always its bytes), and a record "
+        "the service sent as a JSON string (a truncated record) as that string's text; Spark's JSON reader keeps the "
+        "input line itself.",
+    ),
     Option(
         "filterPushdown", "boolean", False,
         "Let the service filter rows (Spark 4.1+): events by `device_id`, `kind` and `event_time`, entities by `id`. "
         "Needs `spark.sql.python.filterPushdown.enabled=true` too: Spark refuses a reader that implements "
-        "`pushFilters` while that setting is off, and a data source cannot see Spark settings.",
+        "`pushFilters` while that setting is off, and a data source cannot see Spark settings. Spark does not check a "
+        "filter the reader keeps (`explain(\"formatted\")` lists it in `PushedFilters`); the reader keeps one only in "
+        "DROPMALFORMED and FAILFAST mode, where each row is its record. In PERMISSIVE mode a malformed record's row has "
+        "nulls the service never saw, so the filters narrow the read and all go back to Spark as well. Spark 4.0 has no "
+        "`pushFilters`: the option is ignored there (Spark filters every row).",
     ),
     Option("arrow", "boolean", False, "Read: yield `pyarrow.RecordBatch`es instead of rows. Write: take `RecordBatch`es (`DataSourceArrowWriter`). Same data either way."),
     # writing
@@ -128,7 +154,7 @@ OPTIONS = (
     Option("retryDelay", "duration", 0.5, "Base of the exponential backoff: retry n waits a random time between 0 and `retryDelay * 2**(n-1)` (full jitter), at least the service's `Retry-After`."),
     Option("maxRetryDelay", "duration", 30.0, "The longest wait before one retry, `Retry-After` included."),
     Option("retryBudget", "int", 100, "Retries one task may make over all its requests; then it fails with the last error.", minimum=0),
-    Option("breakerThreshold", "int", 10, "Failed attempts in a row (per service URL, per executor process) that open the circuit breaker: requests then fail at once with a message saying so.", minimum=1),
+    Option("breakerThreshold", "int", 10, "Failed attempts in a row (per service URL, per Python process: each of Spark's Python workers has its own breaker) that open the circuit breaker: requests then fail at once with a message saying so.", minimum=1),
     Option("breakerCooldown", "duration", 30.0, "How long an open circuit breaker fails requests at once before it lets one trial request through (half-open)."),
     Option("deadLetterTable", "string", None, "Table of the practice service that receives bad records with the reason: malformed records read in PERMISSIVE or DROPMALFORMED mode, and rows the service refuses (422) on write instead of failing the write. Written through the service, so it survives the loss of an executor."),
     # observability
@@ -334,9 +360,13 @@ def markdown():
         "with an error naming the option, the value and what is allowed; an unknown option is",
         "logged as a warning naming close matches.",
         "",
-        "Secret options are named so Spark's default `spark.redaction.regex`,",
-        "`(?i)secret|password|token|access[.]?key`, redacts them in plans and the Spark UI, and the",
-        "connector never puts their values in logs, reprs or errors.",
+        "The connector never puts a secret option's value in logs, reprs or errors. Spark's plans of a",
+        "Python data source (`explain()`, the SQL tab of the Spark UI) list no options at all, so no",
+        "secret shows there whatever its name (checked on 4.0.1 and 4.3.0, reads and writes). Secret",
+        "options are still named to match Spark's default `spark.redaction.regex`, which Spark applies",
+        "to option maps it does print for other sources: `(?i)secret|password|token|access[.]?key` in",
+        "Spark 4.0, `(?i)secret|password|token|access[.]?key|credential` from 4.1 (read from a running",
+        "Spark of each version).",
         "",
         "| option | type | default | allowed | meaning |",
         "|---|---|---|---|---|",

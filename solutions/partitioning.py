@@ -10,8 +10,9 @@ bounds):
 - token ranges `(token_gt, token_le]` over a Cassandra-style ring, including the range that
   wraps around from the largest token to the smallest.
 
-Planning never returns an empty list: Spark replaces an empty list with one
-`InputPartition(None)`, which a reader would then have to understand. When there is nothing
+Planning never returns an empty list: Spark replaces an empty list with one partition of
+its own, `None` on Spark 4.0 and 4.1 and `InputPartition(None)` from 4.2, which a reader would
+then have to understand. When there is nothing
 to read we return one `EmptyPartition`, which reads nothing.
 
 The planning functions are pure (numbers in, ranges out); the reader feeds them the

@@ -53,18 +53,27 @@ def fetch_service_schema(options):
         return client.get(f"/v1/schema/{options['resource']}")
 
 
-def check_schema(schema, service_schema, corrupt_column):
+def check_schema(schema, service_schema, corrupt_column, mode):
     """Raise SchemaMismatchError naming every column the service cannot fill as asked.
 
-    A column must exist in the resource with the same type (nullability may differ); the
-    corrupt-record column must be a string column.
+    A column must exist in the resource with the same type; the corrupt-record column must be a
+    nullable string column. Nullability may differ from the service's, except in PERMISSIVE
+    mode, where every column must be nullable: the fields of a malformed record that do not fit
+    become null, and Spark fails the task that yields a null in a NOT NULL column. (Spark's own
+    file sources make a user schema nullable; a Python data source cannot change its output schema.)
     """
     served = {field["name"]: field["type"] for field in service_schema["fields"]}
     problems = []
+    not_null = []
     for field in schema.fields:
         if field.name == corrupt_column:
             if not isinstance(field.dataType, StringType):
                 problems.append(f"the corrupt-record column {field.name!r} must be string, not {field.dataType.simpleString()}")
+            if not field.nullable:
+                not_null.append(
+                    f"the corrupt-record column {field.name!r} is NOT NULL, but it is null in every well-formed row: "
+                    "make it nullable"
+                )
         elif field.name not in served:
             close = difflib.get_close_matches(field.name, served, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -74,9 +83,17 @@ def check_schema(schema, service_schema, corrupt_column):
                 f"column {field.name!r} is {served[field.name]} in {service_schema['name']}, "
                 f"the schema asks for {field.dataType.simpleString()}"
             )
+        elif not field.nullable and mode == "PERMISSIVE":
+            not_null.append(
+                f"column {field.name!r} is NOT NULL, but mode=PERMISSIVE makes the fields of a malformed record that do "
+                "not fit null: make the column nullable, or use mode=DROPMALFORMED or mode=FAILFAST (there a null in "
+                "a NOT NULL column makes the record malformed)"
+            )
     if problems:
         fields = ", ".join(f"{name} {type_}" for name, type_ in served.items())
-        raise SchemaMismatchError("; ".join(problems) + f". The service serves: {fields}")
+        raise SchemaMismatchError("; ".join(problems + not_null) + f". The service serves: {fields}")
+    if not_null:
+        raise SchemaMismatchError("; ".join(not_null))
 
 
 class PracticeReader:
@@ -88,7 +105,7 @@ class PracticeReader:
         self.schema = schema
         self.resource = options["resource"]
         service_schema = fetch_service_schema(options)
-        check_schema(schema, service_schema, options["columnNameOfCorruptRecord"])
+        check_schema(schema, service_schema, options["columnNameOfCorruptRecord"], options["mode"])
         self.key_field = service_schema["key"]  # names records in FAILFAST errors
         self.run_id = uuid.uuid4().hex[:16]  # a batch read, in dead-letter keys (the same in a retried task)
         if options["deadLetterTable"]:
@@ -247,7 +264,7 @@ class PracticeBatchReader(PracticeReader, DataSourceReader):
 
     def read(self, partition):
         # Nothing to read. We never plan an empty list, but Spark's stand-ins for one -- None
-        # (Spark 4.0) or InputPartition(None) (4.1+) -- read nothing too.
+        # (Spark 4.0 and 4.1) or InputPartition(None) (4.2+) -- read nothing too.
         if partition is None or isinstance(partition, EmptyPartition) or type(partition) is InputPartition:
             return
         # BEGIN SOLUTION: open one client for this partition in a `with` block (it closes the session on every way out), then yield from self.convert_pages(self._pages(client, partition), partition.index)
@@ -300,38 +317,47 @@ class PracticePushdownReader(PracticeBatchReader):
     """
 
     def pushFilters(self, filters):
-        """Keep the filters the service can evaluate exactly; return the others to Spark.
+        """Let the service filter what it can; return to Spark every filter Spark must still check.
 
-        Spark does not check the rows against a filter we keep, so we keep only what the
-        service applies exactly: `device_id`/`kind` equality and IN lists and `event_time`
-        ranges for events, `id` ranges for entities.
+        Spark does not check rows against a filter we keep: `explain("formatted")` lists it in
+        the scan's PushedFilters and no Filter node checks it; a returned filter stays in a
+        Filter node above the scan. So a filter is kept only when every row we yield satisfies
+        it. The service applies `device_id`/`kind` equality and IN lists and `event_time` ranges
+        for events, and `id` ranges for entities, exactly, to the records it sends; and a row
+        is its record exactly in DROPMALFORMED and FAILFAST mode, where a record that does not
+        convert cleanly never reaches Spark. In PERMISSIVE mode it is not: a malformed record's
+        row has nulls where the record had the values the service filtered on (`kind IN
+        ('view', 'click')` would let through rows whose kind is null). There the filters still
+        narrow what the service sends, and are all returned, for Spark to check again.
         """
+        rows_are_records = self.options["mode"] != "PERMISSIVE"
+        return [condition for condition in filters if not (self._narrow(condition) and rows_are_records)]
+
+    def _narrow(self, condition):
+        """Narrow the read by `condition` when the service can apply it exactly; True when it did."""
         from pyspark.sql.datasource import EqualTo, In  # Spark 4.1+, like pushFilters itself
 
-        unsupported = []
-        for condition in filters:
-            path = getattr(condition, "attribute", ())  # Not(...) has a child instead
-            column = path[0] if len(path) == 1 else None
-            value = getattr(condition, "value", None)
-            if self.resource == "events" and column in ("device_id", "kind") and isinstance(condition, (EqualTo, In)):
-                values = set(value) if isinstance(condition, In) else {value}
-                if all(_service_matches_exactly(column, item) for item in values):
-                    self._narrow_set(column, values)
-                    continue
-            if self.resource == "events" and column == "event_time" and hasattr(value, "astimezone"):
-                bounds = _range_bounds(condition, value.astimezone(UTC), MICROSECOND)
-                if bounds is not None:
-                    self.start = _max(self.start, bounds[0])
-                    self.end = _min(self.end, bounds[1])
-                    continue
-            if self.resource == "entities" and column == "id" and type(value) is int:
-                bounds = _range_bounds(condition, value, 1)
-                if bounds is not None:
-                    self.id_gte = _max(self.id_gte, bounds[0])
-                    self.id_lt = _min(self.id_lt, bounds[1])
-                    continue
-            unsupported.append(condition)
-        return unsupported
+        path = getattr(condition, "attribute", ())  # Not(...) has a child instead
+        column = path[0] if len(path) == 1 else None
+        value = getattr(condition, "value", None)
+        if self.resource == "events" and column in ("device_id", "kind") and isinstance(condition, (EqualTo, In)):
+            values = set(value) if isinstance(condition, In) else {value}
+            if all(_service_matches_exactly(column, item) for item in values):
+                self._narrow_set(column, values)
+                return True
+        if self.resource == "events" and column == "event_time" and hasattr(value, "astimezone"):
+            bounds = _range_bounds(condition, value.astimezone(UTC), MICROSECOND)
+            if bounds is not None:
+                self.start = _max(self.start, bounds[0])
+                self.end = _min(self.end, bounds[1])
+                return True
+        if self.resource == "entities" and column == "id" and type(value) is int:
+            bounds = _range_bounds(condition, value, 1)
+            if bounds is not None:
+                self.id_gte = _max(self.id_gte, bounds[0])
+                self.id_lt = _min(self.id_lt, bounds[1])
+                return True
+        return False
 
     def _narrow_set(self, column, values):
         if column == "device_id":

@@ -16,6 +16,7 @@ from solutions.conversion import (
     decimal_converter,
     format_timestamp,
     parse_timestamp,
+    raw_text,
 )
 from workshop import labs
 from workshop.checks import check_lab
@@ -103,24 +104,33 @@ def decimal_from_numbers_too(precision, scale):
 
 
 class DropsInPermissive(RecordConverter):
-    def _malformed(self, record, reason, where):
+    def _malformed(self, record, reason, where, row):
         if self.mode == FAILFAST:
-            return super()._malformed(record, reason, where)
+            return super()._malformed(record, reason, where, row)
         return None  # the mistake: PERMISSIVE loses the record
 
 
 class NoRawText(RecordConverter):
-    def _malformed(self, record, reason, where):
+    def _malformed(self, record, reason, where, row):
         if self.mode == "PERMISSIVE":
-            return (None,) * self.width  # the mistake: the raw text is lost
-        return super()._malformed(record, reason, where)
+            return tuple(row)  # the mistake: the raw text is lost
+        return super()._malformed(record, reason, where, row)
+
+
+class NullsTheWholeRow(RecordConverter):
+    def _malformed(self, record, reason, where, row):
+        if self.mode == "PERMISSIVE":
+            nulls = [None] * self.width  # the mistake: the fields that fit are lost (Spark keeps them)
+            nulls[self.corrupt_index] = raw_text(record)
+            return tuple(nulls)
+        return super()._malformed(record, reason, where, row)
 
 
 class FailfastWithoutPosition(RecordConverter):
-    def _malformed(self, record, reason, where):
+    def _malformed(self, record, reason, where, row):
         if self.mode == FAILFAST:
             raise MalformedRecordError("malformed data")  # the mistake: which record?
-        return super()._malformed(record, reason, where)
+        return super()._malformed(record, reason, where, row)
 
 
 def test_reference_passes(spark, spark_service_url, service):
@@ -164,7 +174,10 @@ def test_other_correct_implementations_pass(spark, spark_service_url, service):
                 PERMISSIVE: "is null in every row",
             },
         ),
-        (dict(parse=parse_plain_value_error), {REFUSES: "raised ValueError, not MalformedValueError"}),
+        (
+            dict(parse=parse_plain_value_error, converter=NullsTheWholeRow),
+            {REFUSES: "raised ValueError, not MalformedValueError", PERMISSIVE: "lost the fields that fit"},
+        ),
     ],
 )
 def test_mistakes_fail_with_the_reason(spark, spark_service_url, service, mistakes, expected):

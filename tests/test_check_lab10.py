@@ -93,6 +93,8 @@ class YieldingPushdown(PracticeBatchReader):
             if column in self.exact and isinstance(condition, (EqualTo, In)) and all(map(self.exact[column], values)):
                 name = "kinds" if column == "kind" else "device_ids"
                 setattr(self, name, values if getattr(self, name) is None else getattr(self, name) & values)
+                if self.options["mode"] == "PERMISSIVE":
+                    yield condition  # narrowed, and checked by Spark again
             else:
                 yield condition
 
@@ -123,6 +125,11 @@ class ClaimsEverything(PracticePushdownReader):
     def pushFilters(self, filters):
         list(super().pushFilters(filters))  # narrows what the service can filter ...
         return []  # the mistake: claims the rest too, so Spark applies nothing
+
+
+class KeepsInPermissive(PracticePushdownReader):
+    def pushFilters(self, filters):
+        return [condition for condition in filters if not self._narrow(condition)]  # the mistake: in every mode
 
 
 def fields_without_a_context():
@@ -163,11 +170,13 @@ def test_another_correct_implementation_passes(spark, spark_service_url, service
              PUSH_SPLIT: "Spark does not check the rows against a filter you keep", PUSH_ON_SPARK: "rows too many"},
         ),
         (
-            dict(task_fields=fields_without_a_context, sum_task_metrics=sums_none_too),
-            {LOG_IN_TASKS: "AttributeError", DRIVER_SUM: "Spark passes None for a failed task"},
+            dict(task_fields=fields_without_a_context, sum_task_metrics=sums_none_too, PushdownReader=KeepsInPermissive),
+            {LOG_IN_TASKS: "AttributeError", DRIVER_SUM: "Spark passes None for a failed task",
+             PUSH_SPLIT: "in mode PERMISSIVE pushFilters kept"},
         ),
     ],
-    ids=["secret-in-log-and-metrics-not-returned", "accepts-bad-value-and-claims-all-filters", "no-context-and-sums-none"],
+    ids=["secret-in-log-and-metrics-not-returned", "accepts-bad-value-and-claims-all-filters",
+         "no-context-sums-none-and-keeps-filters-in-permissive"],
 )
 def test_mistakes_fail_with_the_reason(spark, spark_service_url, service, solution, mistakes, expected, worker_features):
     if not HAS_PUSHDOWN:  # Spark 4.0: the check skips the pushdown requirements

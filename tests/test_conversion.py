@@ -249,6 +249,82 @@ def test_permissive_keeps_the_raw_text_in_the_corrupt_record_column():
     assert converter.malformed == 2
 
 
+def test_permissive_keeps_the_fields_that_fit_and_nulls_the_others():
+    # Spark's JSON reader (3.0+) keeps what parses; nulling the whole row lost the key (issue 12, defect 3).
+    schema = StructType(EVENTS.fields + [StructField("_corrupt_record", StringType())])
+    good = RecordConverter(schema).convert(RECORD)
+    converter = RecordConverter(schema, "PERMISSIVE")
+    row = converter.convert(dict(RECORD, value="n/a", event_time=1767225600))
+    names = schema.names
+    assert row[names.index("value")] is None and row[names.index("event_time")] is None
+    assert row[names.index("seq")] == 17 and row[names.index("amount")] == decimal.Decimal("1234.50")
+    kept = [name for name in EVENTS.names if name not in ("value", "event_time")]
+    assert [row[names.index(name)] for name in kept] == [good[names.index(name)] for name in kept]
+    assert json.loads(row[-1]) == dict(RECORD, value="n/a", event_time=1767225600)
+
+
+def test_permissive_keeps_the_parts_of_structs_that_fit_as_spark_does():
+    # What Spark's JSON reader gives for these (4.0.1 and 4.3.0; tests/test_differential_json.py
+    # compares them on Spark): a struct keeps its fields that fit, also in lists and maps; a list
+    # or map with an element that does not fit is null as a whole.
+    point = StructType([StructField("x", LongType()), StructField("y", LongType())])
+    schema = StructType(
+        [
+            StructField("s", StructType([StructField("x", LongType()), StructField("y", point)])),
+            StructField("points", ArrayType(point)),
+            StructField("numbers", ArrayType(LongType())),
+            StructField("named", MapType(StringType(), point)),
+            StructField("k", LongType()),
+        ]
+    )
+    convert = RecordConverter(schema).convert
+    assert convert({"s": {"x": 1, "y": {"x": "bad", "y": 2}}, "k": 1}) == ((1, (None, 2)), None, None, None, 1)
+    assert convert({"s": {"x": 1, "y": 5}, "k": 2}) == ((1, None), None, None, None, 2)
+    assert convert({"points": [{"x": 1, "y": "bad"}, {"x": 2, "y": 3}], "k": 3}) == (None, [(1, None), (2, 3)], None, None, 3)
+    assert convert({"points": [5, {"x": 1, "y": 2}], "numbers": [1, "x"], "k": 4}) == (None, None, None, None, 4)
+    assert convert({"named": {"a": {"x": 1, "y": "bad"}, "b": {"x": 2, "y": 3}}, "k": 5}) == (
+        None, None, None, {"a": (1, None), "b": (2, 3)}, 5)
+    assert convert({"named": {"a": 5}, "k": 6}) == (None, None, None, None, 6)
+
+
+def test_a_not_null_field_that_does_not_fit_nulls_the_struct_around_it():
+    # Never None in a NOT NULL field: the nearest nullable value around it becomes null instead.
+    inner = StructType([StructField("x", LongType(), nullable=False), StructField("y", LongType())])
+    schema = StructType([StructField("s", inner), StructField("k", LongType())])
+    convert = RecordConverter(schema).convert
+    assert convert({"s": {"x": "bad", "y": 2}, "k": 1}) == (None, 1)
+    assert convert({"s": {"y": 2}, "k": 2}) == (None, 2)
+    assert convert({"s": {"x": 1, "y": "bad"}, "k": 3}) == ((1, None), 3)
+    not_null_elements = StructType([StructField("a", ArrayType(LongType(), containsNull=False)), StructField("k", LongType())])
+    assert RecordConverter(not_null_elements).convert({"a": [1, None], "k": 4}) == (None, 4)
+
+
+@pytest.mark.parametrize("mode", ["DROPMALFORMED", "FAILFAST"])
+def test_a_record_that_fits_in_part_is_malformed_in_the_other_modes(mode):
+    inner = StructType([StructField("x", LongType()), StructField("y", LongType())])
+    converter = RecordConverter(StructType([StructField("s", inner), StructField("k", LongType())]), mode)
+    assert converter.convert({"s": {"x": 1, "y": 2}, "k": 1}) == ((1, 2), 1)
+    if mode == "DROPMALFORMED":
+        assert converter.convert({"s": {"x": 1, "y": "bad"}, "k": 2}) is None
+    else:
+        with pytest.raises(MalformedRecordError, match="field 's': field 'y'"):
+            converter.convert({"s": {"x": 1, "y": "bad"}, "k": 2})
+
+
+def test_permissive_refuses_a_not_null_column():
+    # A malformed record's unfit field would be None in it: Spark fails the task (issue 12, defect 2).
+    schema = StructType([StructField("seq", LongType(), nullable=False), StructField("note", StringType())])
+    with pytest.raises(TypeError, match="column 'seq' is NOT NULL"):
+        RecordConverter(schema, "PERMISSIVE")
+    for mode in ("DROPMALFORMED", "FAILFAST"):
+        converter = RecordConverter(schema, mode)
+        assert converter.convert({"seq": 1, "note": None}) == (1, None)
+    assert RecordConverter(schema, "DROPMALFORMED").convert({"note": "no seq"}) is None
+    corrupt_not_null = StructType([StructField("seq", LongType()), StructField("_corrupt_record", StringType(), nullable=False)])
+    with pytest.raises(TypeError, match="must be nullable"):
+        RecordConverter(corrupt_not_null, "DROPMALFORMED")
+
+
 def test_permissive_with_a_renamed_corrupt_column():
     schema = StructType([StructField("seq", LongType()), StructField("bad", StringType())])
     assert RecordConverter(schema, "permissive", corrupt_column="bad").convert("oops") == (None, "oops")

@@ -25,8 +25,9 @@ EVENTS = StructType(
 )
 
 
-def events_reader(service, resource="events"):
-    return PracticePushdownReader(parse_options({"url": service.url, "resource": resource}), EVENTS if resource == "events" else StructType([StructField("id", LongType())]))
+def events_reader(service, resource="events", mode="DROPMALFORMED"):
+    options = parse_options({"url": service.url, "resource": resource, "mode": mode})
+    return PracticePushdownReader(options, EVENTS if resource == "events" else StructType([StructField("id", LongType())]))
 
 
 # -- pushFilters, called directly ---------------------------------------------------------------
@@ -63,6 +64,20 @@ def test_what_the_service_can_filter_is_kept_and_the_rest_returned(service):
     assert all(any(r is f for r in remaining) for f in returned) and len(remaining) == len(returned)
     assert reader.device_ids == {7} and reader.kinds == {"click", "view"}
     assert (reader.start, reader.end) == (start, end)
+
+
+def test_in_permissive_mode_every_filter_is_returned_and_still_narrows_the_read(service):
+    # A malformed record's row has nulls where the service saw values: Spark must check again.
+    from pyspark.sql.datasource import EqualTo, GreaterThanOrEqual, In
+
+    reader = events_reader(service, mode="PERMISSIVE")
+    start = datetime.datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)
+    filters = [EqualTo(("device_id",), 7), In(("kind",), ("click", "view")), GreaterThanOrEqual(("event_time",), start)]
+    remaining = list(reader.pushFilters(filters))
+    assert len(remaining) == len(filters) and all(any(r is f for r in remaining) for f in filters)
+    assert reader.device_ids == {7} and reader.kinds == {"click", "view"} and reader.start == start
+    entities = events_reader(service, "entities", mode="PERMISSIVE")
+    assert len(list(entities.pushFilters([GreaterThanOrEqual(("id",), 10)]))) == 1 and entities.id_gte == 10
 
 
 def test_exclusive_bounds_become_half_open_ranges(service):

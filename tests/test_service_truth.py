@@ -106,3 +106,18 @@ def test_truth_refuses_unknown_resources_and_queries(service):
         service.truth.records("events", start="yesterday", end="2026-01-01T00:00:00Z")
     with pytest.raises(ValueError):
         service.truth.records("events", start="2026-01-01T00:00:00Z", end="2026-01-02T00:00:00Z", after_seq=3)
+
+
+def test_dump_writes_each_record_exactly_as_served_one_per_line(tmp_path):
+    # The differential tests read these files with spark.read.json: they must hold the served bytes.
+    with PracticeService(seed=13, events=400, entities=0, ring_rows=0, ring_nodes=0, malformed_rate=0.1) as quirky:
+        body = requests.get(quirky.url + "/v1/events/feed", params={"limit": 400}, timeout=10).text
+        path = tmp_path / "events.jsonl"
+        assert quirky.truth.dump(path, "events") == 400
+        lines = path.read_text(encoding="utf-8").split("\n")
+        assert lines[-1] == "" and len(lines) == 401
+        assert body.startswith('{"items":[' + ",".join(lines[:-1]) + "]")
+        assert any(line.startswith('"') for line in lines), "a truncated record is served as a JSON string"
+        window = {"start": "2026-01-01T00:00:01Z", "end": "2026-01-01T00:00:02Z", "kind": "view"}
+        assert quirky.truth.dump(tmp_path / "window.jsonl", "events", drop_malformed=True, **window) == len(
+            quirky.truth.records("events", drop_malformed=True, **window))

@@ -77,7 +77,7 @@ def not_a_list_problem(plan, call):
     if len(plan) == 0:
         return (
             f"{call} returned []: Spark turns an empty list into one partition it invents and calls read() with "
-            "None (Spark 4.0) or InputPartition(None) (4.1+); return [EmptyPartition()], which reads nothing"
+            "None (Spark 4.0, 4.1) or InputPartition(None) (4.2+); return [EmptyPartition()], which reads nothing"
         )
     for partition in plan:
         if not isinstance(partition, InputPartition):

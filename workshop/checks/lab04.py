@@ -29,7 +29,7 @@ UNIT_REQUIREMENTS = (
     "decimals: every digit kept, straight from the text",
     "decimals: JSON numbers and values that do not fit are a MalformedValueError",
 )
-PERMISSIVE = "PERMISSIVE: malformed records are rows of nulls with their raw text in the corrupt-record column"
+PERMISSIVE = "PERMISSIVE: malformed records keep the fields that fit, with their raw text in the corrupt-record column"
 FAILFAST = "FAILFAST: the read stops, naming the malformed record"
 
 
@@ -310,7 +310,7 @@ def check(report, parse_timestamp, format_timestamp, decimal_converter, RecordCo
         if len(rows) != total:
             return (
                 f"PERMISSIVE gave {len(rows)} rows for {total} records: a malformed record still makes a row "
-                "(nulls, with its raw text in the corrupt-record column)"
+                "(the fields that fit, with its raw text in the corrupt-record column)"
             )
         bad = [row[CORRUPT] for row in rows if row[CORRUPT] is not None]
         if not bad:
@@ -328,6 +328,20 @@ def check(report, parse_timestamp, format_timestamp, decimal_converter, RecordCo
                 pass
             if text not in served and as_json not in served:
                 return f"{CORRUPT!r} holds {text[:80]!r}, which is not the text of a record the service sent"
+        # The service's malformed objects all have a good seq: their rows keep it, as Spark's JSON reader does.
+        lost = 0
+        for row in rows:
+            try:
+                record = json.loads(row[CORRUPT]) if row[CORRUPT] is not None else None
+            except ValueError:
+                record = None  # a truncated record's text: nothing of it fits
+            if isinstance(record, dict) and row["seq"] != record.get("seq"):
+                lost += 1
+        if lost:
+            return (
+                f"{lost} rows of malformed records lost the fields that fit (their seq is null, the record's is not): "
+                "start from the row you are given, the fields that fit, and put raw_text(record) at self.corrupt_index"
+            )
         good = [row.asDict() for row in rows if row[CORRUPT] is None]
         for row in good:
             del row[CORRUPT]

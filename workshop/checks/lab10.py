@@ -29,7 +29,7 @@ DRIVER_SUM = "the driver sums the tasks' metrics, skipping None (failed tasks)"
 METRICS_ON_SPARK = "on Spark, the commit logs the summed metrics of every task"
 VALIDATION = "bad option values are refused naming the option, the value and what is allowed"
 VALIDATION_ON_SPARK = "on Spark, a bad option stops the read before any task, with your message"
-PUSH_SPLIT = "pushFilters keeps only what the service applies exactly and returns the rest"
+PUSH_SPLIT = "pushFilters keeps only what the service applies exactly, never in PERMISSIVE mode, and returns the rest"
 PUSH_ON_SPARK = "on Spark, a read with pushed filters returns exactly the matching rows"
 
 
@@ -426,8 +426,17 @@ def check(report, JsonFormatter, task_fields, metered_message, sum_task_metrics,
     def push_split():
         from pyspark.sql.datasource import EqualTo, GreaterThan, In, StringStartsWith
 
-        reader = PushdownReader(parse_options({"url": url, "start": WINDOW[0], "end": WINDOW[1], "filterPushdown": "true",
-                                               "logLevel": "WARNING"}), schema)
+        def reader_in(mode):
+            return PushdownReader(parse_options({"url": url, "start": WINDOW[0], "end": WINDOW[1], "filterPushdown": "true",
+                                                 "mode": mode, "logLevel": "WARNING"}), schema)
+
+        seq = schema.names.index("seq")
+        want = sorted(record["seq"] for record in expected_records())
+
+        def seqs_read(reader):
+            return sorted(row[seq] for partition in reader.partitions() for row in reader.read(partition))
+
+        reader = reader_in("DROPMALFORMED")
         service_filters = [EqualTo(("kind",), "click"), In(("device_id",), devices)]
         spark_filters = [GreaterThan(("value",), 50.0), StringStartsWith(("kind",), "cl"),
                          EqualTo(("kind",), "view,click")]
@@ -443,14 +452,25 @@ def check(report, JsonFormatter, task_fields, metered_message, sum_task_metrics,
                         "check the rows against a filter you keep)")
         for condition in service_filters:
             if condition in returned:
-                return f"pushFilters returned {condition!r}, which the service can apply: keep it, so less data travels"
-        seq = schema.names.index("seq")
-        got = sorted(row[seq] for partition in reader.partitions() for row in reader.read(partition))
-        want = sorted(record["seq"] for record in expected_records())
+                return (f"pushFilters returned {condition!r} in mode DROPMALFORMED, which the service can apply: keep it, "
+                        "so less data travels")
+        got = seqs_read(reader)
         if got != want:
             return (f"after pushFilters kept kind = 'click' and device_id IN {devices}, the reader read {len(got)} rows, "
                     f"not the {len(want)} matching ones: narrow what the reader asks the service for "
                     "(self.kinds, self.device_ids)")
+        permissive = reader_in("PERMISSIVE")
+        service_filters = [EqualTo(("kind",), "click"), In(("device_id",), devices)]
+        returned = list(permissive.pushFilters(service_filters) or [])
+        kept = [condition for condition in service_filters if condition not in returned]
+        if kept:
+            return (f"in mode PERMISSIVE pushFilters kept {kept[0]!r}, but there a malformed record's row has nulls where "
+                    "the service saw values (a kept kind = 'click' lets rows whose kind is null through, and Spark does "
+                    "not check a kept filter): return every filter in PERMISSIVE mode, after narrowing the read")
+        got = seqs_read(permissive)
+        if got != want:
+            return (f"in mode PERMISSIVE the reader read {len(got)} rows, not the {len(want)} matching ones: narrow the "
+                    "read there too (self.kinds, self.device_ids), and return the filters")
 
     def push_on_spark():
         from pyspark.sql.functions import col

@@ -37,7 +37,8 @@ def overlapping_ranges(id_gte, id_lt, num_partitions):
 
 
 def empty_list_for_nothing(id_gte, id_lt, num_partitions):
-    """[] when there is nothing to read (Spark turns it into one InputPartition(None))."""
+    """[] when there is nothing to read (Spark turns it into one partition: None on 4.0 and 4.1,
+    InputPartition(None) on 4.2+)."""
     from solutions.partitioning import plan_id_ranges
 
     if id_gte is None or id_lt is None or id_gte >= id_lt:

@@ -52,7 +52,7 @@ spark = lab.spark
 #
 # **Registration.** `spark.dataSource.register(MyDataSource)` makes the short name known to this
 # Spark session; register again after changing the class. Without `partitions()` Spark reads
-# one partition: it calls `read(None)` on Spark 4.0 and `read(InputPartition(None))` on 4.1+.
+# one partition: it calls `read(None)` on Spark 4.0 and 4.1, `read(InputPartition(None))` on 4.2+.
 #
 # One page of entities, as the service sends it:
 
@@ -107,7 +107,7 @@ class EntitiesPageReader(DataSourceReader):
         # END SOLUTION
 
     def read(self, partition):
-        # Executor. partition is None (Spark 4.0) or InputPartition(None) (4.1+): one partition.
+        # Executor. partition is None (Spark 4.0, 4.1) or InputPartition(None) (4.2+): one partition.
         import requests
 
         # BEGIN SOLUTION: requests.get(f"{self.url}/v1/entities", params={"limit": self.limit}, timeout=(5, 30)); raise when response.status_code >= 400; for each item of response.json()["items"] (skipping inactive ones when self.active_only) yield tuple(item[column] for column in self.columns)

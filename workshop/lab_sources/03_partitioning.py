@@ -33,8 +33,8 @@ spark = lab.spark
 #    is the next one's start: a record on a boundary belongs to one side only. A gap loses
 #    records silently; an overlap duplicates them silently. Neither raises an error.
 # 2. **Never an empty list.** Spark does not run zero tasks for `[]`: it plans one partition
-#    itself and calls `read(None)` on Spark 4.0, `read(InputPartition(None))` on 4.1+. Plan one
-#    partition that reads nothing instead (`EmptyPartition` here), which your `read` knows.
+#    itself and calls `read(None)` on Spark 4.0 and 4.1, `read(InputPartition(None))` on 4.2+.
+#    Plan one partition that reads nothing instead (`EmptyPartition` here), which your `read` knows.
 #
 # The practice service has one resource per strategy:
 #
@@ -59,7 +59,8 @@ spark = lab.spark
 # planning functions themselves are pure, so you can test them without Spark. Filter pushdown
 # (lab 10) runs before `partitions()` and narrows the bounds that are planned. It needs Spark
 # 4.1+ and `spark.sql.python.filterPushdown.enabled=true`, and Spark does not apply again a
-# filter the source says it handles, so a source claims only what the service applies exactly.
+# filter the source says it handles, so a source claims only what the service applies exactly,
+# and only where each row is its record (not in PERMISSIVE mode; lab 10).
 
 # %%
 import requests

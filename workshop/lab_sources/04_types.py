@@ -55,18 +55,33 @@ spark = lab.spark
 # `json.loads(text, parse_float=decimal.Decimal)`.)
 #
 # **Malformed records.** Spark's JSON and CSV readers take a `mode` option, and so does this
-# connector:
+# connector, with what Spark's JSON reader does (since Spark 3.0; `tests/test_differential_json.py`
+# compares the two on the same records, on 4.0.1 and 4.3.0):
 #
-# - `PERMISSIVE` (the default): the record becomes a row of nulls, and its raw text goes in the
-#   column named by `columnNameOfCorruptRecord` (default `_corrupt_record`) when the schema has
-#   that string column. Nothing is lost; you can look at the bad rows later.
+# - `PERMISSIVE` (the default): the fields that fit are kept and the ones that do not become
+#   null (inside a struct too; a list or map with an element that does not fit is null as a
+#   whole), and the record's raw text goes in the column named by `columnNameOfCorruptRecord`
+#   (default `_corrupt_record`) when the schema has that string column. A record that is not a
+#   JSON object (the service sends a truncated record as a JSON string) gives a row of nulls.
+#   Nothing is lost; you can look at the bad rows later. Every column must be nullable here:
+#   Spark's own file sources make a user schema nullable, a Python data source cannot change its
+#   schema, so the reference refuses a `NOT NULL` column in PERMISSIVE mode, on the driver.
 # - `DROPMALFORMED`: the record is skipped.
 # - `FAILFAST`: the read stops at the first malformed record, with an error that says which
 #   record: its partition, page and position, and its key.
 #
+# In the other two modes a null in a `NOT NULL` column makes the record malformed. What counts as
+# malformed is stricter than in Spark's JSON reader, on purpose (the service's contract is ISO
+# text for timestamps and strings for decimals): Spark reads a JSON number as a timestamp in
+# epoch seconds, any JSON value into a string column, a JSON number into a decimal (and rounds
+# a decimal with more places than its scale), dates such as `2026-1-1`, text without a zone in
+# the session time zone, and wraps 128..255 around in a `tinyint`. Here each of those is a
+# malformed record (text without a zone is UTC). `docs/options.md` (option `mode`) has the list.
+#
 # The reference connector builds one converter per field, once per partition
-# (`to_spark_converter`), and a `RecordConverter` that applies them to each record and
-# raises `MalformedValueError` for a value that does not fit; the mode decides what happens next.
+# (`to_spark_converter`), and a `RecordConverter` that applies them to each record: a value that
+# does not fit raises `MalformedValueError` (a struct that fits in part, `PartialValueError`,
+# carrying the parts that fit); the mode decides what happens next.
 #
 # Here are some malformed records, from a second practice service that serves 5 % of its events
 # malformed (it stops at the end of the cell):
@@ -135,11 +150,13 @@ print(decimal.Decimal(float(text)), "through a float")
 # %% [markdown]
 # ## Your task 3: what a malformed record becomes
 #
-# Your `RecordConverter` is the reference's with `_malformed(record, reason, where)` left to
-# you. `convert` calls it when a value raised `MalformedValueError`; it returns the row to yield,
-# or `None` to drop the record. `self.mode` is the upper-cased option, `self.width` the number of
-# columns, `self.corrupt_index` the position of the corrupt-record column (or `None`), and
-# `self.describe(record, where)` says where the record is: `"partition 0, page 2, item 17, seq 47"`.
+# Your `RecordConverter` is the reference's with `_malformed(record, reason, where, row)` left to
+# you. `convert` calls it when a value did not fit; it returns the row to yield (a tuple), or
+# `None` to drop the record. `row` is a list in schema order: the fields that fit, `None` where
+# they did not (all `None` for a record that is not a JSON object) and at the corrupt-record
+# column. `self.mode` is the upper-cased option, `self.corrupt_index` the position of the
+# corrupt-record column (or `None`), and `self.describe(record, where)` says where the record
+# is: `"partition 0, page 2, item 17, seq 47"`.
 
 # %%
 from solutions import conversion as reference_conversion
@@ -202,5 +219,6 @@ check_lab(
 # - From Spark, a naive timestamp is local time: `astimezone(UTC)`, never `replace(tzinfo=UTC)`;
 #   and it has lost its DST fold, so take Rows while local time is UTC (or take Arrow batches).
 # - Decimals go from text to `Decimal`, never through float; a JSON number is malformed here.
-# - PERMISSIVE keeps the raw text in the corrupt-record column, DROPMALFORMED skips, FAILFAST
-#   stops and names the record's position and key.
+# - PERMISSIVE keeps the fields that fit and the raw text in the corrupt-record column (as
+#   Spark's JSON reader does), DROPMALFORMED skips, FAILFAST stops and names the record's
+#   position and key; PERMISSIVE needs nullable columns.

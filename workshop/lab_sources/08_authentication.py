@@ -5,8 +5,8 @@
 #
 # **Goal:** let the connector prove who it is to a service that wants credentials: pick the auth
 # method from the options in a fixed priority order, get OAuth2 client-credentials tokens once per
-# executor process, refresh them before they expire and once after a 401, and keep every secret
-# out of reprs, errors, logs and plans.
+# Python process (each of Spark's Python workers, and the driver's), refresh them before they
+# expire and once after a 401, and keep every secret out of reprs, errors, logs and plans.
 #
 # **Time:** 40 minutes.
 
@@ -60,11 +60,12 @@ spark = lab.spark
 #
 # Spark pickles the options with the reader and ships them to the executors; `dbutils` does not
 # exist in a Python worker on an executor, so the connector never calls it. Name secret options so
-# Spark's `spark.redaction.regex` (default `(?i)secret|password|token|access[.]?key`) matches them:
-# `clientSecret`, `password`, `apiToken` (an option named `apiKey` would **not** match). Spark hides
-# the values of matching options and settings where it shows them (the Spark UI's environment and
-# SQL pages, the options of tables and of the sources whose plans list them). On Spark 4.0 to 4.3 the
-# plan of a Python data source lists no options at all (see `explain(True)` below), so the
+# Spark's default `spark.redaction.regex` matches them: `clientSecret`, `password`, `apiToken` (an
+# option named `apiKey` would **not** match). The default is `(?i)secret|password|token|access[.]?key`
+# in Spark 4.0 (DBR 17.3) and adds `|credential` from 4.1. Spark hides the values of matching
+# options and settings where it shows them (the Spark UI's environment page, the option maps in
+# the plans of its own sources, such as a file write). The plans of a Python data source list no
+# options at all, reads and writes, on Spark 4.0 to 4.3 (see `explain(True)` below), so the
 # connector guards the rest itself: reprs show no credentials, errors name options but never their
 # values, and every secret and token is registered with `remember_secret`, so the JSON logs print
 # `***` in its place. Databricks notebooks also print `[REDACTED]` for values read with

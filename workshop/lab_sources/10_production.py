@@ -46,12 +46,19 @@ spark = lab.spark
 # - **Health probe.** The first thing a read asks is `GET /health`: a wrong URL, a TLS mismatch
 #   or a service that is down becomes one clear error on the driver, not a hundred task failures.
 # - **Filter pushdown** (Spark 4.1+, and on DBR 17.3, which has it): Spark offers the query's
-#   filters to `pushFilters(filters)`; the reader keeps those the service can apply and returns
-#   the rest. Spark **does not apply a kept filter again**: keep one that the service applies
-#   only approximately and the result is wrong. Spark 4.0 has no `pushFilters`; the same code runs
-#   there and simply reads more. Spark refuses a reader with `pushFilters` unless
-#   `spark.sql.python.filterPushdown.enabled=true`, and a data source cannot read Spark settings,
-#   so the reference also wants option `filterPushdown=true` before it returns such a reader.
+#   filters to `pushFilters(filters)`; the reader may use any of them to ask the service for
+#   less, and returns those Spark must still check. Spark **does not check a filter the reader
+#   keeps**: `explain("formatted")` lists it in the scan's `PushedFilters` and no `Filter` node
+#   checks it (a returned filter stays in a `Filter` node). So keep a filter only when every row
+#   the reader yields satisfies it: the service applies it exactly, *and* each row is its record
+#   converted as it was. That holds in `DROPMALFORMED` and `FAILFAST` mode, not in `PERMISSIVE`:
+#   there a malformed record's row has nulls where the service saw values, so a kept
+#   `kind IN ('view', 'click')` would let rows whose kind is null through. In PERMISSIVE mode the
+#   filters still narrow what the service sends, and all go back to Spark. Spark 4.0 has no
+#   `pushFilters`; the same code runs there and simply reads more. Spark refuses a reader with
+#   `pushFilters` unless `spark.sql.python.filterPushdown.enabled=true`, and a data source cannot
+#   read Spark settings, so the reference also wants option `filterPushdown=true` before it
+#   returns such a reader.
 #
 # The reference's JSON lines, from a real read: `logLevel=DEBUG` adds one line per request.
 
@@ -263,11 +270,13 @@ def parse_value(option, text):
 #
 # `Lab10PushdownReader.pushFilters(filters)` (driver, Spark 4.1+) gets Spark's filters
 # (`EqualTo`, `In`, `GreaterThan`, `StringStartsWith`, `Not`, ... from `pyspark.sql.datasource`;
-# each has `attribute`, a tuple with the column path, and most a `value`). Keep `EqualTo` and `In`
-# on `device_id` and `kind` when `service_matches_exactly(column, value)` holds for every value,
-# and narrow the read: `self.device_ids` / `self.kinds` (None means "any"; a second filter on the
-# same column intersects the sets). Return every other filter: Spark applies those. The reference
-# (`PracticePushdownReader` in `solutions/reader.py`) also pushes `event_time` and `id` ranges.
+# each has `attribute`, a tuple with the column path, and most a `value`). For `EqualTo` and
+# `In` on `device_id` and `kind` where `service_matches_exactly(column, value)` holds for every
+# value, narrow the read: `self.device_ids` / `self.kinds` (None means "any"; a second filter on
+# the same column intersects the sets), and keep the filter, unless `self.options["mode"]` is
+# `PERMISSIVE`: then return it too, for Spark to check the rows again. Return every other
+# filter: Spark applies those. The reference (`PracticePushdownReader` in `solutions/reader.py`)
+# also pushes `event_time` and `id` ranges.
 
 # %%
 from solutions.reader import PracticeBatchReader
@@ -290,8 +299,9 @@ class Lab10PushdownReader(PracticeBatchReader):
     def pushFilters(self, filters):
         from pyspark.sql.datasource import EqualTo, In  # Spark 4.1+, like pushFilters itself
 
-        # BEGIN SOLUTION: for each filter: EqualTo/In on ("device_id",) or ("kind",) whose values all pass service_matches_exactly -> narrow self.device_ids / self.kinds (intersect with what is there); every other filter goes into the list you return
-        unsupported = []
+        # BEGIN SOLUTION: for each filter: EqualTo/In on ("device_id",) or ("kind",) whose values all pass service_matches_exactly -> narrow self.device_ids / self.kinds (intersect with what is there), and keep it unless self.options["mode"] is PERMISSIVE; every other filter (and in PERMISSIVE mode every filter) goes into the list you return
+        rows_are_records = self.options["mode"] != "PERMISSIVE"  # PERMISSIVE rows may hold nulls the service never saw
+        returned = []
         for condition in filters:
             path = getattr(condition, "attribute", ())
             column = path[0] if len(path) == 1 else None
@@ -302,9 +312,10 @@ class Lab10PushdownReader(PracticeBatchReader):
                         self.device_ids = values if self.device_ids is None else self.device_ids & values
                     else:
                         self.kinds = values if self.kinds is None else self.kinds & values
-                    continue
-            unsupported.append(condition)
-        return unsupported
+                    if rows_are_records:
+                        continue
+            returned.append(condition)
+        return returned
         # END SOLUTION
 
 
@@ -505,5 +516,7 @@ check_lab(
 # - Parse options once, on the driver; an error names the option, the value and what is allowed.
 # - Probe `/health` before planning: one clear error instead of many failed tasks.
 # - `pushFilters` (Spark 4.1+, `spark.sql.python.filterPushdown.enabled=true`) keeps only what the
-#   service applies exactly: Spark never re-checks a kept filter. Feature-detect it; 4.0 reads more.
+#   service applies exactly, and only when each row is its record (not in PERMISSIVE mode, where
+#   a malformed record's row has nulls): Spark never re-checks a kept filter. Feature-detect it;
+#   4.0 reads more.
 # - Measure before tuning: partitions and the Arrow path, with real figures from `workshop bench`.

@@ -88,6 +88,20 @@ class Truth:
         drop_malformed leaves out malformed event records."""
         return [json.loads(text) for text in self._texts(resource, drop_malformed, query)]
 
+    def dump(self, path, resource, drop_malformed=False, **query):
+        """Write the records of a query to `path` as JSON Lines, exactly as served; returns how many.
+
+        Each line is the very text the endpoint puts in its pages (a malformed record too), so
+        Spark's own JSON reader (`spark.read.json(path)`) can read the same records as a connector.
+        Takes the arguments of `records`."""
+        texts = self._texts(resource, drop_malformed, query)
+        with open(path, "w", encoding="utf-8") as out:
+            for text in texts:
+                if "\n" in text:  # cannot happen (JSON escapes newlines in strings); a line must be one record
+                    raise ValueError(f"a served record spans lines: {text[:80]!r}")
+                out.write(text + "\n")
+        return len(texts)
+
     def count(self, resource, drop_malformed=False, **query):
         return len(self._texts(resource, drop_malformed, query))
 
