@@ -28,7 +28,7 @@ from pyspark.sql.datasource import DataSourceReader
 
 from solutions import PracticeDataSource
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.version_matrix]  # pushdown depends on the PySpark version
 PUSHDOWN_CONF = "spark.sql.python.filterPushdown.enabled"
 HAS_PUSHDOWN = hasattr(DataSourceReader, "pushFilters")
 CORRUPT = "_corrupt_record"

@@ -20,6 +20,8 @@ import pytest
 
 from solutions import PracticeDataSource
 
+pytestmark = pytest.mark.version_matrix  # each claim names the versions it holds for
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEXTS = ("solutions", "workshop/lab_sources", "workshop/checks", "docs", "README.md")
 
