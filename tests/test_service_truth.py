@@ -121,3 +121,16 @@ def test_dump_writes_each_record_exactly_as_served_one_per_line(tmp_path):
         window = {"start": "2026-01-01T00:00:01Z", "end": "2026-01-01T00:00:02Z", "kind": "view"}
         assert quirky.truth.dump(tmp_path / "window.jsonl", "events", drop_malformed=True, **window) == len(
             quirky.truth.records("events", drop_malformed=True, **window))
+
+
+def test_a_remembered_answer_follows_the_feed_as_it_grows():
+    from workshop.service import PracticeService
+
+    with PracticeService(seed=3, events=200, entities=10, ring_rows=10) as service:
+        window = dict(start="2026-01-01T00:00:00Z", end="2026-01-01T00:10:00Z")
+        before = service.truth.count("events", **window), service.truth.checksum("events", **window)
+        assert service.truth.count("events", **window) == before[0] == 200  # asked again: the same answer
+        service.append_events(50)
+        after = service.truth.count("events", **window), service.truth.checksum("events", **window)
+        assert after[0] == 250 and after[1] != before[1]
+        assert service.truth.count("events", until_seq=120) == 120  # other queries are answered on their own
