@@ -127,7 +127,7 @@ def test_a_remembered_answer_follows_the_feed_as_it_grows():
     from workshop.service import PracticeService
 
     with PracticeService(seed=3, events=200, entities=10, ring_rows=10) as service:
-        window = dict(start="2026-01-01T00:00:00Z", end="2026-01-01T00:10:00Z")
+        window = dict(start="2025-12-31T00:00:00Z", end="2026-01-02T00:00:00Z")  # every event
         before = service.truth.count("events", **window), service.truth.checksum("events", **window)
         assert service.truth.count("events", **window) == before[0] == 200  # asked again: the same answer
         service.append_events(50)
