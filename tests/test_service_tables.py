@@ -89,7 +89,7 @@ def test_idempotent_ingestion(service, http, table):
     assert http.post(table + "/rows", json={"rows": batch}, headers=headers, timeout=10).json() == \
         {"inserted": 5, "duplicate": False}
     assert http.post(table + "/rows", json={"rows": batch}, headers=headers, timeout=10).json() == \
-        {"inserted": 0, "duplicate": True, "same_rows": True}
+        {"inserted": 0, "duplicate": True, "same_rows": True, "same_write": False}
     assert http.post(table + "/rows", json={"rows": rows(5, 2)}, headers={"Idempotency-Key": "batch-2"},
                      timeout=10).json()["inserted"] == 2
     assert published(http, table) == rows(0, 7)
@@ -251,15 +251,31 @@ def test_a_key_sent_again_with_other_rows_says_so_and_adds_nothing(service, http
     # the same rows, a missing nullable field now sent as null: the same request, stored the same
     as_null = [dict(row, blob=None) for row in without_blob]
     assert http.post(table + "/rows", json={"rows": as_null}, headers=key, timeout=10).json() == \
-        {"inserted": 0, "duplicate": True, "same_rows": True}
+        {"inserted": 0, "duplicate": True, "same_rows": True, "same_write": False}
     grown = http.post(table + "/rows", json={"rows": as_null + rows(3, 2)}, headers=key, timeout=10).json()
-    assert grown == {"inserted": 0, "duplicate": True, "same_rows": False}
+    assert grown == {"inserted": 0, "duplicate": True, "same_rows": False, "same_write": False}
     assert published(http, table) == as_null
     staged = http.post(table + "/stages", timeout=10).json()["stage_id"]
     stage_key = {"Idempotency-Key": f"{staged}-0"}
     http.post(f"{table}/stages/{staged}/rows", json={"rows": rows(0, 2)}, headers=stage_key, timeout=10)
     again = http.post(f"{table}/stages/{staged}/rows", json={"rows": rows(2, 2)}, headers=stage_key, timeout=10)
     assert again.json() == {"staged": 2, "duplicate": True, "same_rows": False}
+
+
+def test_a_key_used_again_by_the_same_write_says_so(service, http, table):
+    # A retry whose first answer was lost comes from the same write; a rerun comes from another.
+    key = {"Idempotency-Key": "load-1-0-0"}
+    body = {"rows": rows(0, 2), "write_id": "write-a"}
+    assert http.post(table + "/rows", json=body, headers=key, timeout=10).json()["inserted"] == 2
+    assert http.post(table + "/rows", json=body, headers=key, timeout=10).json()["same_write"] is True
+    rerun = http.post(table + "/rows", json=dict(body, write_id="write-b"), headers=key, timeout=10).json()
+    assert rerun == {"inserted": 0, "duplicate": True, "same_rows": True, "same_write": False}
+    assert published(http, table) == rows(0, 2)
+    for bad in ("", 3):
+        refused = http.post(table + "/rows", json={"rows": [], "write_id": bad}, timeout=10)
+        assert refused.status_code == 400 and refused.json()["parameter"] == "write_id"
+    staged = http.post(table + "/stages", timeout=10).json()["stage_id"]  # a stage's rows take no write id
+    assert http.post(f"{table}/stages/{staged}/rows", json=body, timeout=10).status_code == 400
 
 
 def test_the_service_counts_requests_by_method_and_path(service, http, table):

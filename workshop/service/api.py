@@ -236,7 +236,8 @@ def _idempotency_key(request):
 def table_rows_post(service, request):
     params.check_allowed(request.query, ())
     name = _table_name(request)
-    return service.tables.insert(name, parse_rows(request.json()), _idempotency_key(request))
+    rows, write_id = parse_rows(request.json(), write_id=True)
+    return service.tables.insert(name, rows, _idempotency_key(request), write_id)
 
 
 def stage_create(service, request):

@@ -23,7 +23,7 @@ class Table:
     types: dict  # field name -> parsed type
     rows: list = field(default_factory=list)
     commits: int = 0
-    idempotency_keys: dict = field(default_factory=dict)  # key -> fingerprint of the rows first sent with it
+    idempotency_keys: dict = field(default_factory=dict)  # key -> (fingerprint of its rows, write id), as first sent
     commit_ids: set = field(default_factory=set)
     # stage id -> {"state": open|committed|discarded, "rows": [...], "keys": {key: fingerprint}, "write_id": str|None}
     stages: dict = field(default_factory=dict)
@@ -65,13 +65,20 @@ def parse_fields(body):
     return fields
 
 
-def parse_rows(body):
+def parse_rows(body, write_id=False):
+    """The rows of a body {"rows": [...]}; with `write_id`, (rows, the optional "write_id" beside them)."""
+    shape = '{"rows": [...], "write_id": "..."}' if write_id else '{"rows": [...]}'
     if not isinstance(body, dict) or not isinstance(body.get("rows"), list):
-        raise bad_request("rows", 'the body must be {"rows": [{...}, ...]}')
-    unknown = sorted(set(body) - {"rows"})
+        raise bad_request("rows", f"the body must be {shape} with rows as JSON objects")
+    unknown = sorted(set(body) - {"rows", "write_id"} if write_id else set(body) - {"rows"})
     if unknown:
-        raise bad_request(unknown[0], 'unknown key; the body is {"rows": [...]}')
-    return body["rows"]
+        raise bad_request(unknown[0], f"unknown key; the body is {shape}")
+    if not write_id:
+        return body["rows"]
+    given = body.get("write_id")
+    if given is not None and (not isinstance(given, str) or not 0 < len(given) <= 256):
+        raise bad_request("write_id", "must be a string of 1 to 256 characters when given")
+    return body["rows"], given
 
 
 def _invalid(index, path, message):
@@ -165,8 +172,9 @@ class Tables:
             end = offset + limit
             return rows[offset:end], (end if end < len(rows) else None)
 
-    def insert(self, name, rows, idempotency_key=None):
-        """Append the rows; a key seen before adds nothing and says whether it came with these rows.
+    def insert(self, name, rows, idempotency_key=None, write_id=None):
+        """Append the rows; a key seen before adds nothing, and says whether it came with these
+        rows (`same_rows`) and from the same write (`same_write`: a retry whose answer was lost).
 
         Rows are validated first: a refused request never used its key, so a key seen before
         always stands for valid rows, and `same_rows` compares like with like."""
@@ -174,12 +182,13 @@ class Tables:
             table = self._get(name)
             normalized = normalize_rows(table, rows)
             if idempotency_key is not None and idempotency_key in table.idempotency_keys:
-                same = table.idempotency_keys[idempotency_key] == fingerprint(normalized)
-                return {"inserted": 0, "duplicate": True, "same_rows": same}
+                first_rows, first_write = table.idempotency_keys[idempotency_key]
+                return {"inserted": 0, "duplicate": True, "same_rows": first_rows == fingerprint(normalized),
+                        "same_write": write_id is not None and first_write == write_id}
             table.rows.extend(normalized)
             table.commits += 1
             if idempotency_key is not None:
-                table.idempotency_keys[idempotency_key] = fingerprint(normalized)
+                table.idempotency_keys[idempotency_key] = (fingerprint(normalized), write_id)
             return {"inserted": len(normalized), "duplicate": False}
 
     def create_stage(self, name, write_id=None):
