@@ -291,6 +291,7 @@ class PracticeWriter:
                 # The commit id makes a repeat publish nothing.
                 self.post_to_table(client, self.table_path("/commit"), body, idempotent=True)
                 # END SOLUTION
+                # and the stages of tasks that died, or that Spark ran again: no message names them
                 discard_leftover_stages(client, self.table_path, self.commit_id, messages)
         self.last_metrics = write_metrics(messages)
         log.info("wrote %d rows (%d already present) in %d partitions to table %s (%s)", self.last_metrics["rows"],
@@ -307,7 +308,7 @@ class PracticeWriter:
                 for stage_id in stages:
                     discard_quietly(client, self.table_path(f"/stages/{stage_id}"))
                 # END SOLUTION
-                discard_leftover_stages(client, self.table_path, self.commit_id, messages)
+                discard_leftover_stages(client, self.table_path, self.commit_id, messages)  # tasks that died
         self.last_metrics = write_metrics(messages)
         log.warning("write to table %s aborted; %d staged partitions discarded", self.table, len(stages),
                     extra={"table": self.table, "event": "write aborted", **self.last_metrics})
