@@ -11,6 +11,7 @@ from solutions import PracticeDataSource
 from solutions.client import PracticeClient, ServiceError
 from solutions.options import OptionError, parse_options
 from solutions.writer import PracticeBatchWriter, PracticeCommitMessage
+from killed_tasks import dying_sink
 from workshop.truth import checksum
 
 
@@ -153,35 +154,7 @@ def open_stages(service, table):
 @pytest.mark.spark
 def test_a_batch_write_whose_task_process_dies_leaves_no_open_stage(spark, service, spark_service_url, tmp_path):
     marker = str(tmp_path / "a-task-died")
-
-    class DyingWriter(PracticeBatchWriter):
-        """Partition 0 of the first write kills its own Python process after staging two batches."""
-
-        def write(self, iterator):
-            from pyspark import TaskContext
-
-            dies = TaskContext.get().partitionId() == 0 and not os.path.exists(marker)
-
-            def rows():
-                for number, row in enumerate(iterator):
-                    if dies and number == 25:
-                        open(marker, "w").close()
-                        os._exit(1)  # no except, no finally, no commit message: as when the OS kills it
-                    yield row
-
-            return super().write(rows())
-
-    class DyingSink(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return "practice_dying_batch"
-
-        def writer(self, schema, overwrite):
-            writer = DyingWriter(self.parsed_options(), schema, overwrite)
-            writer.prepare()
-            return writer
-
-    spark.dataSource.register(DyingSink)
+    spark.dataSource.register(dying_sink("practice_dying_batch", marker))  # partition 0 dies after staging
     table = new_table()
     frame = spark.range(0, 100, 1, 2)
 

@@ -12,6 +12,7 @@ import pytest
 from solutions.client import PracticeClient, ServiceError
 from solutions.options import OptionError, parse_options
 from solutions.stream_writer import PracticeStreamCommitMessage, PracticeStreamWriter, commit_id_for
+from killed_tasks import dying_sink
 from streaming_job import PROCESSING_TIME, data_batches, feed_summary, read_feed, register, start_feed_to_table, table_summary
 
 
@@ -267,39 +268,9 @@ def test_complete_mode_ends_equal_to_the_batch_answer_when_the_result_becomes_em
 
 
 def test_a_micro_batch_whose_task_process_dies_leaves_no_open_stage(spark, feed, tmp_path):
-    from solutions.datasource import PracticeDataSource
-
     marker = str(tmp_path / "a-task-died")
-
-    class DyingStreamWriter(PracticeStreamWriter):
-        """Partition 0 of batch 0 kills its own Python process after staging two batches, once."""
-
-        def write(self, iterator):
-            from pyspark import TaskContext
-
-            context = TaskContext.get()
-            dies = (context.partitionId() == 0 and context.getLocalProperty("streaming.sql.batchId") == "0"
-                    and not os.path.exists(marker))
-
-            def rows():
-                for number, row in enumerate(iterator):
-                    if dies and number == 25:
-                        open(marker, "w").close()
-                        os._exit(1)  # no except, no finally, no commit message: as when the OS kills it
-                    yield row
-
-            return super().write(rows())
-
-    class DyingSink(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return "practice_dying_stream"
-
-        def streamWriter(self, schema, overwrite):
-            return DyingStreamWriter(self.parsed_options(), schema, overwrite)
-
     register(spark)
-    spark.dataSource.register(DyingSink)
+    spark.dataSource.register(dying_sink("practice_dying_stream", marker))  # in batch 0, partition 0 dies
     table, checkpoint = new_table(), str(tmp_path / "checkpoint")
 
     def run():
