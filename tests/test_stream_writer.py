@@ -291,3 +291,49 @@ def test_a_micro_batch_whose_task_process_dies_leaves_no_open_stage(spark, feed,
     run()  # restarted from the checkpoint: batch 0 runs again, and no task dies
     assert table_summary(feed, table) == feed_summary(feed, feed.truth.count("events"))
     assert open_stages(feed, table) == []
+
+
+def test_spark_makes_a_stream_writer_to_plan_each_micro_batch_and_for_each_commit(spark, feed, tmp_path):
+    # Why the constructor must do no I/O (docs/streaming.md, lab 07): count the writers Spark makes.
+    from solutions.datasource import PracticeDataSource
+
+    made = tmp_path / "stream-writers-made"
+
+    class CountingSink(PracticeDataSource):
+        @classmethod
+        def name(cls):
+            return "practice_counting"
+
+        def streamWriter(self, schema, overwrite):
+            with open(made, "a") as record:  # in the driver-side Python process Spark started
+                record.write(f"{overwrite}\n")
+            return super().streamWriter(schema, overwrite)
+
+    register(spark)
+    spark.dataSource.register(CountingSink)
+    query = (
+        read_feed(spark, feed.url, maxRecordsPerTrigger=100, numPartitions=2).writeStream.format("practice_counting")
+        .option("url", feed.url).option("table", new_table()).option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .trigger(processingTime=PROCESSING_TIME).start()
+    )
+    try:
+        query.processAllAvailable()
+    finally:
+        query.stop()
+    batches = data_batches(query)
+    assert len(batches) == 3  # 300 events, 100 per batch
+    assert made.read_text().split() == ["False"] * (2 * len(batches))  # append mode: overwrite=False
+
+
+def test_spark_refuses_update_mode_for_a_python_sink(spark, feed, tmp_path):
+    register(spark)
+    counts = read_feed(spark, feed.url).groupBy("kind").count()
+    query = (
+        counts.writeStream.format("practice").option("url", feed.url).option("table", new_table())
+        .option("checkpointLocation", str(tmp_path)).outputMode("update").start()
+    )
+    try:
+        with pytest.raises(Exception, match="does not support Update mode"):
+            query.processAllAvailable()
+    finally:
+        query.stop()

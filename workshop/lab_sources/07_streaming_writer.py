@@ -62,7 +62,8 @@ spark = lab.spark
 # In **complete** output mode each batch is the whole result, and Spark makes the writer with
 # `overwrite=True`. A result that becomes empty is a batch with no rows: it must still be committed
 # (no stages, mode `overwrite`, with its commit id), or the table keeps the last non-empty result.
-# Only in append and update mode does an empty batch commit nothing.
+# Only in append mode (`overwrite=False`) does an empty batch commit nothing. (Update mode is not
+# offered: Spark refuses it for Python data source sinks, on 4.0.1 as on 4.3.0.)
 #
 # Spark creates a **new writer object** to plan every micro-batch and for every `commit` and
 # `abort` (seen on 4.0.1 and 4.3.0: a constructor that probed the service and created the table sent
