@@ -348,8 +348,10 @@ def discard_leftover_stages(client, table_path, write_id, messages):
     """Discard the open stages of write `write_id` that no commit message names; how many.
 
     A task whose Python process died (killed, out of memory) never reaches its `except`, and a
-    task Spark ran again leaves its first attempt's stage: neither is in `messages`. Quiet, like
-    `discard_quietly`: the commit, or the error that caused an abort, matters more.
+    task Spark ran again leaves its first attempt's stage: neither is in `messages`. Best effort:
+    Spark calls abort without waiting for the tasks it cancelled, and a stage one of them makes
+    after this listing stays open. Quiet, like `discard_quietly`: the commit, or the error that
+    caused an abort, matters more.
     """
     named = {message.stage_id for message in messages if message is not None and message.stage_id}
     try:

@@ -54,7 +54,9 @@ spark = lab.spark
 # neither stage is in a commit message. So every stage is made under the **write's id**
 # (`self.commit_id`, made once per write: `POST .../stages` with `{"write_id": ...}`), and
 # `commit` and `abort` end by listing the write's open stages (`GET .../stages?write_id=...`) and
-# discarding those that no message names (`discard_leftover_stages`, given). The commit carries
+# discarding those that no message names (`discard_leftover_stages`, given). That is best effort:
+# Spark calls `abort` without waiting for the tasks it cancelled, and a stage one of them makes
+# afterwards stays open (invisible; `GET .../stages` lists it). The commit carries
 # the same id, so the same commit sent twice publishes once; `overwrite` replaces the table's rows
 # in that same atomic step. (The other protocol of the connector, `writeProtocol=idempotent`,
 # posts rows at once with an idempotency key: simpler, visible immediately, no overwrite.)
