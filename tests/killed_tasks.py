@@ -6,12 +6,17 @@ happen once, so the write run again (or the micro-batch run again after a restar
 The classes are made inside `dying_sink`, so Spark's workers get them by value.
 """
 import os
+import time
 
 ROWS_BEFORE_DYING = 25  # with batchSize 10: two batches are staged when the task dies
 
 
-def dying_sink(name, marker):
-    """A data source `name` whose task for partition 0 (of batch 0, in a stream) dies once, mid-write."""
+def dying_sink(name, marker, straggler=False):
+    """A data source `name` whose task for partition 0 (of batch 0, in a stream) dies once, mid-write.
+
+    With `straggler`, the batch writer's partition 1 starts staging only once the write has been
+    aborted (the dead task's stage discarded): a task Spark cancelled but that still runs.
+    """
     from solutions.datasource import PracticeDataSource
     from solutions.stream_writer import PracticeStreamWriter
     from solutions.writer import PracticeBatchWriter
@@ -28,8 +33,21 @@ def dying_sink(name, marker):
                 os._exit(1)
             yield row
 
+    def await_the_abort(writer):
+        deadline = time.monotonic() + 60
+        with writer.client() as client:
+            while time.monotonic() < deadline:
+                path = writer.table_path("/stages")
+                if os.path.exists(marker) and not client.get(path, {"write_id": writer.commit_id})["stages"]:
+                    return
+                time.sleep(0.05)
+
     class DyingBatchWriter(PracticeBatchWriter):
         def write(self, iterator):
+            from pyspark import TaskContext
+
+            if straggler and TaskContext.get().partitionId() == 1:
+                await_the_abort(self)
             return super().write(until_death(iterator))
 
     class DyingStreamWriter(PracticeStreamWriter):

@@ -2,6 +2,7 @@
 reruns, and the Arrow writer sending the same rows as the Row writer."""
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -171,6 +172,22 @@ def test_a_batch_write_whose_task_process_dies_leaves_no_open_stage(spark, servi
     write()  # the write run again; no task dies this time
     assert sorted(row["id"] for row in service.truth.table(table)) == list(range(100))
     assert open_stages(service, table) == []
+
+
+@pytest.mark.spark
+def test_abort_cannot_discard_a_stage_that_a_cancelled_task_makes_after_it(spark, service, spark_service_url, tmp_path):
+    # Pins what docs/streaming.md says: Spark calls abort without waiting for the tasks it
+    # cancelled, so the leftover cleanup is best effort.
+    spark.dataSource.register(dying_sink("practice_straggling_batch", str(tmp_path / "a-task-died"), straggler=True))
+    table = new_table()
+    with pytest.raises(Exception, match="exited unexpectedly"):
+        spark.range(0, 100, 1, 2).write.format("practice_straggling_batch").option("url", spark_service_url) \
+            .option("table", table).option("batchSize", 10).mode("append").save()
+    deadline = time.monotonic() + 60
+    while not open_stages(service, table) and time.monotonic() < deadline:
+        time.sleep(0.05)  # partition 1 is still running, after the write failed and was aborted
+    assert len(open_stages(service, table)) == 1  # its stage, made after abort listed the write's stages
+    assert service.truth.table(table) == []  # invisible: never published
 
 
 # -- the protocol, driven directly (no Spark): what write, commit and abort do ------------------
