@@ -53,8 +53,13 @@ class PracticeDataSource(DataSource):
     def writer(self, schema, overwrite):
         options = self.parsed_options()
         if options["arrow"]:
-            return PracticeArrowWriter(options, schema, overwrite)
-        return PracticeBatchWriter(options, schema, overwrite)
+            writer = PracticeArrowWriter(options, schema, overwrite)
+        else:
+            writer = PracticeBatchWriter(options, schema, overwrite)
+        # Spark calls writer() once per batch write, on the driver, and pickles the writer for the
+        # tasks and the commit: the place for setup (stream writers have no such place).
+        writer.prepare()
+        return writer
 
     def streamReader(self, schema):
         options = self.parsed_options()

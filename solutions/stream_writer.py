@@ -12,15 +12,23 @@ already published:
   checkpoint, so the same across restarts);
 - `commit(messages, batchId)` (driver, once per batch) publishes all stages in one atomic call
   with `commit_id = "<query id>:<batch id>"`. The service publishes a commit id only once: a
-  replayed batch publishes nothing, and its fresh stages are discarded;
+  replayed batch publishes nothing, and its fresh stages are discarded. In complete mode Spark
+  makes the writer with `overwrite=True`, and an empty result is committed too (no stages, mode
+  overwrite): it must replace what the table held;
 - `abort(messages, batchId)` (driver) discards the stages of a failed batch.
+
+Tasks stage under the write id `"<query id>:<batch id>"`, so commit and abort also discard the
+stages of the batch that no message names: a task whose process died, or the first run of a
+batch that a restarted query runs again. (An abort where every message is None cannot know the
+query id; the batch's run after a restart cleans up then.)
 
 With `exactlyOnce=false` the commit carries no id: that is at-least-once delivery, and a
 replayed batch is published a second time (the restart tests show the duplicates).
 
-Spark creates a new writer for every commit and abort (see pyspark's
-python_streaming_sink_runner), so nothing may be remembered on `self` between batches: what
-`commit` needs travels in the commit messages.
+Spark creates a new writer to plan every micro-batch and for every commit and abort (see
+pyspark's write_into_data_source and python_streaming_sink_runner), so nothing may be
+remembered on `self` between batches (what `commit` needs travels in the commit messages), and
+the constructor does no I/O: the first request that finds the table missing creates it.
 """
 import dataclasses
 import logging
@@ -28,9 +36,8 @@ import logging
 from pyspark.sql.datasource import DataSourceStreamWriter
 
 from solutions.conversion import row_to_json_converter
-from solutions.observability import sum_metrics
 from solutions.options import OptionError
-from solutions.writer import PracticeCommitMessage, PracticeWriter, discard_quietly
+from solutions.writer import PracticeCommitMessage, PracticeWriter, discard_leftover_stages, discard_quietly, write_metrics
 
 try:  # PySpark 4.1+: a streaming writer that takes pyarrow RecordBatches
     from pyspark.sql.datasource import DataSourceStreamArrowWriter
@@ -52,7 +59,8 @@ class PracticeStreamCommitMessage(PracticeCommitMessage):
 
 
 def commit_id_for(query_id, batch_id):
-    """The id that makes publishing a micro-batch idempotent across restarts."""
+    """A micro-batch's id: its commit id, and the write id its tasks stage under. The query id is
+    kept in the checkpoint, so a restarted query that runs batch N again uses the same id."""
     return f"{query_id}:{batch_id}"
 
 
@@ -68,38 +76,48 @@ def stage_micro_batch(writer, json_rows):
     """Executors: stage this task's rows; the commit message names the stage and the batch."""
     from pyspark import TaskContext
 
-    # BEGIN SOLUTION: read the batch id and the query id from TaskContext.get().getLocalProperty(...), stage the rows with writer.send(json_rows) and return a PracticeStreamCommitMessage with all of it
+    # BEGIN SOLUTION: read the batch id and the query id from TaskContext.get().getLocalProperty(...), stage the rows with writer.send(json_rows, write_id=commit_id_for(query_id, batch_id)) and return a PracticeStreamCommitMessage with all of it
     context = TaskContext.get()
     batch_id = int(context.getLocalProperty(BATCH_ID_PROPERTY))
     query_id = context.getLocalProperty(QUERY_ID_PROPERTY)
-    message = writer.send(json_rows)  # the batch writer's staging, shared
+    # The batch writer's staging, shared; under the micro-batch's id, so that commit and abort
+    # (and the batch's run after a restart) find stages that no commit message names.
+    message = writer.send(json_rows, write_id=commit_id_for(query_id, batch_id))
     return PracticeStreamCommitMessage(**dataclasses.asdict(message), batch_id=batch_id, query_id=query_id)
     # END SOLUTION
+
+
+def query_id_of(messages):
+    """The query id the tasks reported (None when every task failed)."""
+    return next((message.query_id for message in messages if message is not None and message.query_id), None)
 
 
 def publish_micro_batch(writer, messages, batch_id):
     """Driver: publish every stage of batch `batch_id` at once, at most once per query and batch."""
     stages = [message.stage_id for message in messages if message.stage_id]
-    if not stages:
-        return  # an empty micro-batch: nothing to publish
+    if not stages and not writer.overwrite:
+        return  # an empty micro-batch appends nothing (complete mode overwrites: it goes on)
     wrong = {message.batch_id for message in messages} - {batch_id}
     if wrong:
         raise RuntimeError(f"commit of batch {batch_id} got commit messages of batch(es) {sorted(wrong)}")
-    # BEGIN SOLUTION: POST .../commit with the stages; with writer.exactly_once add commit_id_for(query id, batch_id); when the answer says "duplicate", discard this replay's stages
-    body = {"stage_ids": stages, "mode": "overwrite" if writer.overwrite else "append"}
-    if writer.exactly_once:
-        body["commit_id"] = commit_id_for(messages[0].query_id, batch_id)
+    query_id = query_id_of(messages)
     with writer.client() as client:
+        # BEGIN SOLUTION: POST .../commit with writer.post_to_table(client, path, body, idempotent=writer.exactly_once): the stages and mode, and with writer.exactly_once commit_id_for(query_id, batch_id); when the answer says "duplicate", discard this replay's stages (discard_quietly) and keep the results in `discarded`
+        body = {"stage_ids": stages, "mode": "overwrite" if writer.overwrite else "append"}
+        if writer.exactly_once and query_id is not None:
+            body["commit_id"] = commit_id_for(query_id, batch_id)
         # With a commit id a retried commit cannot publish twice; without one it could.
-        answer = client.post(writer.table_path("/commit"), body, idempotent=writer.exactly_once)
+        answer = writer.post_to_table(client, writer.table_path("/commit"), body, idempotent=writer.exactly_once)
         if answer.get("duplicate"):
             # Published before a restart; this replay's stages hold the same rows again.
             # (Or published by this very commit, whose answer was lost and which was retried:
             # then its stages are committed, and discarding them fails.)
             discarded = [discard_quietly(client, writer.table_path(f"/stages/{stage_id}")) for stage_id in stages]
-    # END SOLUTION
+        # END SOLUTION
+        if query_id is not None:  # and the stages of this batch that no message names
+            discard_leftover_stages(client, writer.table_path, commit_id_for(query_id, batch_id), messages)
     event = "batch already published" if answer.get("duplicate") and any(discarded) else "batch published"
-    metrics = sum_metrics(messages)
+    metrics = write_metrics(messages)
     log.info("%s: batch %d, %d rows in %d stages, table %s", event, batch_id, metrics["rows"], len(stages), writer.table,
              extra={"table": writer.table, "batch_id": batch_id, "event": event, **metrics})
 
@@ -107,13 +125,16 @@ def publish_micro_batch(writer, messages, batch_id):
 def discard_micro_batch(writer, messages, batch_id):
     """Driver: a batch failed; discard what its successful tasks staged (failed tasks send None)."""
     stages = [message.stage_id for message in messages if message is not None and message.stage_id]
-    # BEGIN SOLUTION: discard (discard_quietly) every stage in `stages`
     with writer.client() as client:
+        # BEGIN SOLUTION: discard (discard_quietly) every stage in `stages`
         for stage_id in stages:
             discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))
-    # END SOLUTION
+        # END SOLUTION
+        query_id = query_id_of(messages)
+        if query_id is not None:  # and the stages of tasks whose process died
+            discard_leftover_stages(client, writer.table_path, commit_id_for(query_id, batch_id), messages)
     log.warning("batch %d for table %s aborted; %d stages discarded", batch_id, writer.table, len(stages),
-                extra={"table": writer.table, "batch_id": batch_id, "event": "batch aborted", **sum_metrics(messages)})
+                extra={"table": writer.table, "batch_id": batch_id, "event": "batch aborted", **write_metrics(messages)})
 
 
 class PracticeStreamWriter(PracticeWriter, DataSourceStreamWriter):

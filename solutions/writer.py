@@ -1,17 +1,28 @@
 """The batch writer: rows to a table of the practice service, exactly once.
 
 Where each method runs:
-- `__init__`: on the driver, when the write is planned (creates the table, checks options);
+- `__init__`: wherever Spark makes a writer; it checks options and schema and does no I/O,
+  because Spark also makes writers where none belongs (a stream writer for every micro-batch,
+  commit and abort: see solutions/stream_writer.py);
+- `prepare`: on the driver, once per batch write (`PracticeDataSource.writer` calls it): the
+  health probe, the dead-letter table check, creating the table;
 - `write`: on the executors, once per partition; returns a commit message;
 - `commit` / `abort`: on the driver, once, with every task's commit message.
 
+A writer that `prepare` never ran for (a stream writer, or one made by hand) creates the table
+with the first request that finds it missing (`post_to_table`).
+
 Two protocols (option `writeProtocol`):
-- `staged` (default): each task stages its rows (invisible), `commit` publishes all stages
-  in one atomic call, `abort` discards them. A failed task discards its own stage, so a
-  failed write leaves nothing visible. The commit carries an id made once per write, so
-  sending the same commit twice publishes once.
+- `staged` (default): each task stages its rows (invisible) under the write's id, `commit`
+  publishes all stages in one atomic call, `abort` discards them. A failed task discards its own
+  stage; a task whose process died (or an attempt Spark ran again) cannot, so `commit` and `abort`
+  also discard every open stage of the write that no commit message names. A failed write leaves
+  nothing visible. The commit carries an id made once per write, so sending the same commit twice
+  publishes once.
 - `idempotent`: each batch of rows is posted with `Idempotency-Key: <key>-<partition>-<batch>`.
-  Rows are visible at once; rerunning the same write with the same key adds nothing.
+  Rows are visible at once. Rerunning the same write with the same key adds nothing twice: what
+  the service already has is counted as already present, not as written. A key the service got
+  before with other rows (the data changed between runs) fails the write instead of dropping them.
 
 `PracticeWriter` is the shared base (the streaming writer reuses it); `PracticeBatchWriter`
 takes Rows, `PracticeArrowWriter` takes pyarrow RecordBatches. Both send the same JSON.
@@ -30,14 +41,15 @@ from solutions.resilience import DeadLetters, check_dead_letter_table, create_de
 
 log = logging.getLogger(__name__)
 
-
 @dataclass
 class PracticeCommitMessage(WriterCommitMessage):
     """What one write task reports to the driver. Spark requires a WriterCommitMessage here:
     `write` returning None or a dict fails the task."""
 
     partition_id: int
-    rows: int = 0
+    write_id: str = None  # the write this task's stage belongs to (a batch write's commit id, a micro-batch)
+    rows: int = 0  # rows written: staged, or (idempotent protocol) inserted by the service
+    already_present: int = 0  # idempotent protocol: rows the service already had under their batch's key
     bytes: int = 0  # JSON request bodies sent
     requests: int = 0  # HTTP requests the task made (each with its retries)
     stage_id: str = None  # staged protocol: the stage holding this task's rows
@@ -62,10 +74,11 @@ class PracticeWriter:
             if overwrite:
                 raise OptionError("mode overwrite needs writeProtocol=staged: idempotent posts cannot replace rows atomically")
         row_to_json_converter(schema)  # raises TypeError now, on the driver, for unwritable types
-        self.commit_id = uuid.uuid4().hex  # one per write: a repeated commit publishes nothing
+        # One per batch write (Spark pickles this writer for the tasks and the commit): the write id
+        # its stages are made under, and the commit id, so a repeated commit publishes nothing.
+        self.commit_id = uuid.uuid4().hex
         self.last_metrics = None  # the summed task metrics of the last commit or abort (driver)
         self._dead_letters = None  # executors, during `send`: rows refused by the service
-        self.create_table()
 
     def __repr__(self):
         return f"{type(self).__name__}(table={self.table!r}, protocol={self.protocol!r}, options={self.options!r})"
@@ -76,28 +89,65 @@ class PracticeWriter:
     def table_path(self, suffix=""):
         return f"/v1/tables/{self.table}{suffix}"
 
-    def create_table(self):
+    def prepare(self):
+        """Driver, once per batch write: probe the service, check the dead-letter table, create the table.
+
+        Not in `__init__`: Spark makes stream writers for every micro-batch, commit and abort,
+        where these requests would be repeated, and fail an abort during an outage.
+        """
+        dead_letter_table = self.options["deadLetterTable"]
+        with self.client() as client:
+            client.check_health()  # one clear error for a wrong URL, TLS mismatch or a service that is down
+            if dead_letter_table:
+                check_dead_letter_table(client, dead_letter_table)  # before anything is created
+            self.create_table(client)
+            if dead_letter_table:
+                create_dead_letter_table(client, dead_letter_table)
+
+    def create_table(self, client):
         """Create the table from the DataFrame's schema (the service accepts the same fields again)."""
         fields = [
             {"name": field.name, "type": field.dataType.simpleString(), "nullable": field.nullable}
             for field in self.schema.fields
         ]
-        with self.client() as client:
-            client.check_health()  # one clear error for a wrong URL, TLS mismatch or a service that is down
-            if self.options["deadLetterTable"]:
-                check_dead_letter_table(client, self.options["deadLetterTable"])  # before anything is created
-            client.put(self.table_path(), {"fields": fields})
-            if self.options["deadLetterTable"]:
-                create_dead_letter_table(client, self.options["deadLetterTable"])
+        client.put(self.table_path(), {"fields": fields})
+
+    def post_to_table(self, client, path, body=None, **options):
+        """POST to `path`; when the service answers that the table does not exist, create it and POST again.
+
+        So the first request that needs the table creates it: a stream has no hook that runs once
+        per query on the driver, and a writer made by hand never ran `prepare`.
+        """
+        try:
+            return client.post(path, body, **options)
+        except ServiceError as error:
+            if error.status != 404 or error.body.get("missing") != "table":
+                raise
+        self.create_table(client)
+        return client.post(path, body, **options)
+
+    def create_stage(self, client, write_id):
+        """A new stage of the table, made under `write_id`; its stage id.
+
+        Safe to repeat after a lost answer: the extra stage is empty, and commit and abort
+        discard the open stages of the write that no commit message names.
+        """
+        answer = self.post_to_table(client, self.table_path("/stages"), {"write_id": write_id}, idempotent=True)
+        return answer["stage_id"]
 
     # -- executors --------------------------------------------------------------------------
 
-    def send(self, json_rows):
-        """Send JSON rows with the configured protocol; the commit message for this task."""
+    def send(self, json_rows, write_id=None):
+        """Send JSON rows with the configured protocol; the commit message for this task.
+
+        `write_id`: the write the task's stage belongs to; this batch write's commit id unless
+        given (a stream gives its micro-batch's, the same when a restarted query runs it again).
+        """
         from pyspark import TaskContext
 
         context = TaskContext.get()
-        message = PracticeCommitMessage(partition_id=context.partitionId() if context else 0)
+        message = PracticeCommitMessage(partition_id=context.partitionId() if context else 0,
+                                        write_id=write_id or self.commit_id)
         with self.client() as client:
             self._dead_letters = self._new_dead_letters(message)
             try:
@@ -113,16 +163,25 @@ class PracticeWriter:
             message.bytes = client.bytes_sent
             message.requests, message.retries, message.seconds = metrics["requests"], metrics["retries"], metrics["seconds"]
         log.info(
-            "write task finished: %d rows to table %s in %d requests (%d retries)",
-            message.rows, self.table, message.requests, message.retries,
-            extra={**task_fields(), "table": self.table, "rows": message.rows, "bytes": message.bytes,
-                   "requests": message.requests, "retries": message.retries, "dead_letters": message.dead_letters,
-                   "seconds": message.seconds, "stage": message.stage_id},
+            "write task finished: %d rows written (%d already present) to table %s in %d requests (%d retries)",
+            message.rows, message.already_present, self.table, message.requests, message.retries,
+            extra={**task_fields(), "table": self.table, "rows": message.rows, "already_present": message.already_present,
+                   "bytes": message.bytes, "requests": message.requests, "retries": message.retries,
+                   "dead_letters": message.dead_letters, "seconds": message.seconds, "stage": message.stage_id},
         )
         return message
 
-    def post_rows(self, client, path, rows, key, batch_number=0):
-        """POST rows with an idempotency key (so a retry cannot add them twice); the rows accepted.
+    def post_rows(self, client, path, rows, key, batch_number=0, write_id=None):
+        """POST rows with an idempotency key (so a retry cannot add them twice); (written, already present).
+
+        `written`: the rows this write put in the table or stage. `already present`: the rows the
+        table had under this key before, from another write (a rerun with the same key); the
+        service does not add them again. With `write_id` (posts to the table itself) the service
+        tells the two apart: a repeated key from the same write is a retry whose first answer was
+        lost, and those rows were written by this write. A key the table got before with other
+        rows means the data changed since: an error naming option idempotencyKey, rather than
+        rows silently left out. (A stage's keys are its own task's: a repeated one is a retry,
+        and its rows are in the stage.)
 
         A 422 names the first row the service refuses. With option deadLetterTable that row goes
         to the dead-letter table with the reason, and the others are sent again (a refused
@@ -131,8 +190,8 @@ class PracticeWriter:
         positions = list(range(len(rows)))  # each row's place in the batch as the task made it
         while rows:
             try:
-                client.post(path, {"rows": rows}, headers={"Idempotency-Key": key})
-                return len(rows)
+                body = {"rows": rows} if write_id is None else {"rows": rows, "write_id": write_id}
+                answer = self.post_to_table(client, path, body, headers={"Idempotency-Key": key})
             except ServiceError as error:
                 bad = error.body.get("row") if error.status == 422 else None
                 if not isinstance(bad, int) or not 0 <= bad < len(rows):
@@ -148,26 +207,40 @@ class PracticeWriter:
                 where = f"table {self.table}, partition {self._dead_letters.partition_id}, batch {batch_number}, row {positions[bad]}"
                 self._dead_letters.add(rows[bad], reason, where)
                 rows, positions = rows[:bad] + rows[bad + 1:], positions[:bad] + positions[bad + 1:]
-        return 0
+                continue
+            if answer.get("duplicate") and "inserted" in answer:  # posted to the table itself
+                if answer.get("same_rows") is False:
+                    raise OptionError(
+                        f"option idempotencyKey: the table {self.table} already holds other rows under key {key!r} "
+                        f"(batch {batch_number} of this task): the data changed since a write with this key ran. A "
+                        "rerun with the same idempotencyKey must write the same rows (same data, partitions and "
+                        "batchSize); use a new idempotencyKey for other data. Batches of this run with new keys may "
+                        "already be visible"
+                    )
+                if not answer.get("same_write"):
+                    return 0, len(rows)
+            return len(rows), 0
+        return 0, 0
 
     def _new_dead_letters(self, message):
         if not self.options["deadLetterTable"]:
             return None
-        from pyspark import TaskContext
-
         # The run in dead-letter keys: this write, or in a stream the query and micro-batch, which
         # a restarted query replays with the same ids (so a replayed batch adds no dead letters twice).
-        context = TaskContext.get()
-        batch_id = context.getLocalProperty("streaming.sql.batchId") if context else None
-        run_id = f"{context.getLocalProperty('sql.streaming.queryId')}:{batch_id}" if batch_id is not None else self.commit_id
-        return DeadLetters(self.options["deadLetterTable"], f"write {self.table}", run_id, message.partition_id)
+        return DeadLetters(self.options["deadLetterTable"], f"write {self.table}", message.write_id, message.partition_id)
 
     def _flush_dead_letters(self, client, message, quietly=False):
         dead_letters, self._dead_letters = self._dead_letters, None
         if dead_letters is None:
             return
         try:
-            dead_letters.flush(client)
+            try:
+                dead_letters.flush(client)
+            except ServiceError as error:
+                if error.status != 404 or error.body.get("missing") != "table":
+                    raise
+                create_dead_letter_table(client, dead_letters.table)  # no `prepare` ran (a stream): create it now
+                dead_letters.flush(client)
         except Exception as problem:
             if not quietly:
                 raise
@@ -176,15 +249,15 @@ class PracticeWriter:
         message.dead_letters = dead_letters.sent
 
     def _stage(self, client, json_rows, message):
-        # BEGIN SOLUTION: for each batch of options["batchSize"] rows (batches()): on the first, create the stage (POST .../stages -> stage_id); send the batch with self.post_rows(client, .../stages/<id>/rows, batch, key, number); count rows and requests in `message`; on any exception discard the stage (discard_quietly) and re-raise
+        # BEGIN SOLUTION: for each batch of options["batchSize"] rows (batches()): on the first, create the stage (self.create_stage(client, message.write_id) -> stage_id); send the batch with self.post_rows(client, .../stages/<id>/rows, batch, key, number), which returns (written, already present); count rows and requests in `message`; on any exception discard the stage (discard_quietly) and re-raise
         try:
             for batch in batches(json_rows, self.options["batchSize"]):
                 if message.stage_id is None:  # a task without rows makes no stage
-                    # Safe to repeat: a retry after a lost answer leaves an empty, invisible stage.
-                    message.stage_id = client.post(self.table_path("/stages"), idempotent=True)["stage_id"]
+                    message.stage_id = self.create_stage(client, message.write_id)
                 # The key makes a retry after a lost answer (a reset) stage nothing twice.
                 key = f"{message.stage_id}-{message.requests}"
-                message.rows += self.post_rows(client, self.table_path(f"/stages/{message.stage_id}/rows"), batch, key, message.requests)
+                written, _ = self.post_rows(client, self.table_path(f"/stages/{message.stage_id}/rows"), batch, key, message.requests)
+                message.rows += written
                 message.requests += 1
         except BaseException:
             # This task will send no commit message, so the driver cannot discard its stage:
@@ -197,42 +270,48 @@ class PracticeWriter:
     def _post_idempotent(self, client, json_rows, message):
         key = self.options["idempotencyKey"]
         for number, batch in enumerate(batches(json_rows, self.options["batchSize"])):
-            message.rows += self.post_rows(client, self.table_path("/rows"), batch, f"{key}-{message.partition_id}-{number}", number)
+            written, present = self.post_rows(client, self.table_path("/rows"), batch, f"{key}-{message.partition_id}-{number}",
+                                              number, write_id=message.write_id)
+            message.rows += written
+            message.already_present += present
             message.requests += 1
 
     # -- driver -----------------------------------------------------------------------------
 
     def commit(self, messages):
         configure_logging(self.options)  # this driver-side process may not have opened a client yet
-        rows = sum(message.rows for message in messages)
         if self.protocol == "staged":
-            # BEGIN SOLUTION: one POST to .../commit with the stage_ids of all messages (skip tasks without a stage), mode "overwrite" or "append", and self.commit_id
-            body = {
-                "stage_ids": [message.stage_id for message in messages if message.stage_id],
-                "mode": "overwrite" if self.overwrite else "append",
-                "commit_id": self.commit_id,
-            }
             with self.client() as client:
-                client.post(self.table_path("/commit"), body, idempotent=True)  # the commit id makes a repeat publish nothing
-            # END SOLUTION
-        self.last_metrics = sum_metrics(messages)
-        log.info("wrote %d rows in %d partitions to table %s (%s)", rows, len(messages), self.table, self.protocol,
+                # BEGIN SOLUTION: one POST to .../commit with the stage_ids of all messages (skip tasks without a stage), mode "overwrite" or "append", and self.commit_id; post it with self.post_to_table(client, path, body, idempotent=True), which creates the table if no task did
+                body = {
+                    "stage_ids": [message.stage_id for message in messages if message.stage_id],
+                    "mode": "overwrite" if self.overwrite else "append",
+                    "commit_id": self.commit_id,
+                }
+                # The commit id makes a repeat publish nothing.
+                self.post_to_table(client, self.table_path("/commit"), body, idempotent=True)
+                # END SOLUTION
+                # and the stages of tasks that died, or that Spark ran again: no message names them
+                discard_leftover_stages(client, self.table_path, self.commit_id, messages)
+        self.last_metrics = write_metrics(messages)
+        log.info("wrote %d rows (%d already present) in %d partitions to table %s (%s)", self.last_metrics["rows"],
+                 self.last_metrics["already_present"], len(messages), self.table, self.protocol,
                  extra={"table": self.table, "event": "write committed", **self.last_metrics})
 
     def abort(self, messages):
         configure_logging(self.options)
-        # Failed tasks send None; their stages were discarded by the tasks themselves.
-        # BEGIN SOLUTION: discard (discard_quietly) the stage of every message that is not None and has a stage_id
+        # Failed tasks send None; they discarded their own stages, unless their process died.
         stages = [message.stage_id for message in messages if message is not None and message.stage_id]
-        if self.protocol == "staged" and stages:
+        if self.protocol == "staged":
             with self.client() as client:
+                # BEGIN SOLUTION: discard (discard_quietly) every stage in `stages` (the stages the messages name; None is a failed task)
                 for stage_id in stages:
                     discard_quietly(client, self.table_path(f"/stages/{stage_id}"))
-        log.warning("write to table %s aborted; %d staged partitions discarded", self.table, len(stages))
-        # END SOLUTION
-        self.last_metrics = sum_metrics(messages)
-        log.info("metrics of the aborted write to table %s", self.table,
-                 extra={"table": self.table, "event": "write aborted", **self.last_metrics})
+                # END SOLUTION
+                discard_leftover_stages(client, self.table_path, self.commit_id, messages)  # tasks that died
+        self.last_metrics = write_metrics(messages)
+        log.warning("write to table %s aborted; %d staged partitions discarded", self.table, len(stages),
+                    extra={"table": self.table, "event": "write aborted", **self.last_metrics})
 
 
 class PracticeBatchWriter(PracticeWriter, DataSourceWriter):
@@ -264,6 +343,36 @@ def batches(items, size):
             batch = []
     if batch:
         yield batch
+
+
+def discard_leftover_stages(client, table_path, write_id, messages):
+    """Discard the open stages of write `write_id` that no commit message names; how many.
+
+    A task whose Python process died (killed, out of memory) never reaches its `except`, and a
+    task Spark ran again leaves its first attempt's stage: neither is in `messages`. Best effort:
+    Spark calls abort without waiting for the tasks it cancelled, and a stage one of them makes
+    after this listing stays open. Quiet, like `discard_quietly`: the commit, or the error that
+    caused an abort, matters more.
+    """
+    named = {message.stage_id for message in messages if message is not None and message.stage_id}
+    try:
+        stages = client.get(table_path("/stages"), {"write_id": write_id})["stages"]
+    except Exception as problem:
+        log.warning("could not list the open stages of write %s: %s", write_id, problem)
+        return 0
+    leftovers = [stage["stage_id"] for stage in stages if stage["stage_id"] not in named]
+    discarded = sum(discard_quietly(client, table_path(f"/stages/{stage_id}")) for stage_id in leftovers)
+    if leftovers:
+        log.info("discarded %d of %d stages left open by tasks of write %s", discarded, len(leftovers), write_id,
+                 extra={"write_id": write_id, "leftover_stages": len(leftovers), "discarded": discarded})
+    return discarded
+
+
+def write_metrics(messages):
+    """The tasks' metrics summed (`sum_metrics`), with the rows already present."""
+    metrics = sum_metrics(messages)
+    metrics["already_present"] = sum(getattr(message, "already_present", 0) for message in messages if message is not None)
+    return metrics
 
 
 def discard_quietly(client, stage_path):

@@ -1,5 +1,8 @@
 """Batch writes: exactly once, append vs overwrite, nothing visible after a failure, idempotent
 reruns, and the Arrow writer sending the same rows as the Row writer."""
+import json
+import os
+import time
 import uuid
 
 import pytest
@@ -9,6 +12,7 @@ from solutions import PracticeDataSource
 from solutions.client import PracticeClient, ServiceError
 from solutions.options import OptionError, parse_options
 from solutions.writer import PracticeBatchWriter, PracticeCommitMessage
+from killed_tasks import dying_sink
 from workshop.truth import checksum
 
 
@@ -116,6 +120,76 @@ def test_a_table_with_other_fields_is_a_clear_error(source, spark, spark_service
         save(spark.range(3), spark_service_url, table)
 
 
+@pytest.mark.spark
+def test_an_idempotent_rerun_over_grown_data_reports_what_the_table_got(spark, service, spark_service_url, tmp_path):
+    spark.dataSource.register(PracticeDataSource)
+    table = new_table()
+    log_file = tmp_path / "write.jsonl"
+    options = dict(writeProtocol="idempotent", idempotencyKey="daily-load", batchSize=10, logFile=log_file)
+
+    def committed():
+        """What the driver's commit logged for the latest write to the table."""
+        lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+        return [line for line in lines if line.get("event") == "write committed" and line.get("table") == table][-1]
+
+    save(spark.range(0, 10, 1, 1), spark_service_url, table, **options)
+    assert committed()["rows"] == len(service.truth.table(table)) == 10
+    # The source grew at the end: rows 10-19 come in a batch of their own, under a key not used yet.
+    save(spark.range(0, 20, 1, 1), spark_service_url, table, **options)
+    assert sorted(row["id"] for row in service.truth.table(table)) == list(range(20))
+    assert committed()["rows"] == 10  # written by this run: the table gained 10 rows
+    assert committed()["already_present"] == 10
+    # In batches of 1000, batch 0 holds rows 0-29 under the key that rows 0-9 were sent with:
+    # refused, naming the option, rather than reported written and dropped.
+    with pytest.raises(Exception, match="option idempotencyKey"):
+        save(spark.range(0, 30, 1, 1), spark_service_url, table, **dict(options, batchSize=1000))
+    assert sorted(row["id"] for row in service.truth.table(table)) == list(range(20))
+
+
+def open_stages(service, table):
+    """The open stages of a table, as the service lists them."""
+    with PracticeClient(parse_options({"url": service.url})) as client:
+        return client.get(f"/v1/tables/{table}/stages")["stages"]
+
+
+@pytest.mark.spark
+def test_a_batch_write_whose_task_process_dies_leaves_no_open_stage(spark, service, spark_service_url, tmp_path):
+    marker = str(tmp_path / "a-task-died")
+    spark.dataSource.register(dying_sink("practice_dying_batch", marker))  # partition 0 dies after staging
+    table = new_table()
+    # One partition: no other task that Spark cancels but that may still be staging when abort runs
+    # (abort is best effort; see docs/streaming.md). The dead task sends no message: abort gets [None].
+    frame = spark.range(0, 100, 1, 1)
+
+    def write():
+        frame.write.format("practice_dying_batch").option("url", spark_service_url).option("table", table) \
+            .option("batchSize", 10).mode("append").save()
+
+    with pytest.raises(Exception, match="exited unexpectedly"):  # local mode runs a task once
+        write()
+    assert os.path.exists(marker)  # the task died where the test made it die, after staging
+    assert open_stages(service, table) == [] and service.truth.table(table) == []
+    write()  # the write run again; no task dies this time
+    assert sorted(row["id"] for row in service.truth.table(table)) == list(range(100))
+    assert open_stages(service, table) == []
+
+
+@pytest.mark.spark
+def test_abort_cannot_discard_a_stage_that_a_cancelled_task_makes_after_it(spark, service, spark_service_url, tmp_path):
+    # Pins what docs/streaming.md says: Spark calls abort without waiting for the tasks it
+    # cancelled, so the leftover cleanup is best effort.
+    spark.dataSource.register(dying_sink("practice_straggling_batch", str(tmp_path / "a-task-died"), straggler=True))
+    table = new_table()
+    with pytest.raises(Exception, match="exited unexpectedly"):
+        spark.range(0, 100, 1, 2).write.format("practice_straggling_batch").option("url", spark_service_url) \
+            .option("table", table).option("batchSize", 10).mode("append").save()
+    deadline = time.monotonic() + 60
+    while not open_stages(service, table) and time.monotonic() < deadline:
+        time.sleep(0.05)  # partition 1 is still running, after the write failed and was aborted
+    assert len(open_stages(service, table)) == 1  # its stage, made after abort listed the write's stages
+    assert service.truth.table(table) == []  # invisible: never published
+
+
 # -- the protocol, driven directly (no Spark): what write, commit and abort do ------------------
 
 SCHEMA = StructType(
@@ -133,8 +207,11 @@ def rows(count):
 
 
 def writer_for(service, table, overwrite=False, **options):
+    """A writer as PracticeDataSource.writer() makes it on the driver: made, then prepared."""
     options = parse_options({"url": service.url, "table": table, "batchSize": "10", **options})
-    return PracticeBatchWriter(options, SCHEMA, overwrite)
+    writer = PracticeBatchWriter(options, SCHEMA, overwrite)
+    writer.prepare()
+    return writer
 
 
 def test_write_returns_a_commit_message_with_counts(service):
@@ -206,3 +283,90 @@ def test_required_write_options_are_named(service):
         writer_for(service, new_table(), writeProtocol="idempotent")
     with pytest.raises(OptionError, match="option table is required"):
         PracticeBatchWriter(parse_options({"url": service.url}), SCHEMA, False)
+
+
+# -- what the writer reports is what the service did (defect 6) -----------------------------------
+
+
+def test_an_idempotent_rerun_counts_rows_already_present_not_written(service):
+    table = new_table()
+    options = dict(writeProtocol="idempotent", idempotencyKey="load-1")  # batches of 10 rows
+    first = writer_for(service, table, **options)
+    message = first.write(iter(rows(30)))
+    first.commit([message])
+    assert message.rows == first.last_metrics["rows"] == len(service.truth.table(table)) == 30
+
+    rerun = writer_for(service, table, **options)  # the same write again: the service has every batch
+    message = rerun.write(iter(rows(30)))
+    rerun.commit([message])
+    assert len(service.truth.table(table)) == 30
+    assert message.rows == rerun.last_metrics["rows"] == 0
+    assert message.already_present == rerun.last_metrics["already_present"] == 30
+
+    grown = writer_for(service, table, **options)  # 10 more rows at the end: a batch with a new key
+    message = grown.write(iter(rows(40)))
+    assert sorted(row["id"] for row in service.truth.table(table)) == list(range(40))
+    assert (message.rows, message.already_present) == (10, 30)
+
+
+def test_rows_whose_answer_was_lost_count_as_written_by_this_write():
+    from workshop.service import PracticeService
+
+    # A reset carries the post out and drops the answer; the retry finds the key used, by this write.
+    with PracticeService(events=0, fault_rate=0.3, fault_kinds=["reset"]) as flaky:
+        options = dict(writeProtocol="idempotent", idempotencyKey="load-1", retryDelay="1ms", maxRetryDelay="5ms",
+                       breakerThreshold="1000")
+        message = writer_for(flaky, "lossy", **options).write(iter(rows(100)))
+        assert message.retries > 0 and len(flaky.truth.table("lossy")) == 100
+        assert (message.rows, message.already_present) == (100, 0)
+        rerun = writer_for(flaky, "lossy", **options).write(iter(rows(100)))  # another write, the same key
+        assert (rerun.rows, rerun.already_present) == (0, 100) and len(flaky.truth.table("lossy")) == 100
+
+
+def test_an_idempotent_rerun_with_other_rows_under_a_used_key_fails_naming_the_option(service):
+    table = new_table()
+    writer_for(service, table, writeProtocol="idempotent", idempotencyKey="load-1").write(iter(rows(10)))
+    # Batches of 100: batch 0 now holds rows 0-19, not the rows 0-9 that key load-1-0-0 was sent with.
+    rerun = writer_for(service, table, writeProtocol="idempotent", idempotencyKey="load-1", batchSize="100")
+    with pytest.raises(OptionError, match="option idempotencyKey.*other rows under key 'load-1-0-0'"):
+        rerun.write(iter(rows(20)))
+    assert sorted(row["id"] for row in service.truth.table(table)) == list(range(10))
+
+
+# -- stages of tasks that could not clean up (defect 14), setup without I/O (defect 9) -------------
+
+
+def test_commit_discards_the_stage_of_an_attempt_spark_ran_again(service):
+    table = new_table()
+    writer = writer_for(service, table)
+    lost = writer.write(iter(rows(15)))  # attempt 0 of partition 0: staged, but its message never arrived
+    retried = writer.write(iter(rows(15)))  # attempt 1 of the same partition
+    other_write = writer_for(service, table).write(iter(rows(3)))  # another write's stage: not ours to discard
+    assert {stage["stage_id"] for stage in open_stages(service, table)} == {lost.stage_id, retried.stage_id,
+                                                                          other_write.stage_id}
+    writer.commit([retried])
+    assert len(service.truth.table(table)) == 15
+    assert [stage["stage_id"] for stage in open_stages(service, table)] == [other_write.stage_id]
+
+
+def test_abort_discards_the_stages_of_tasks_that_sent_no_message(service):
+    table = new_table()
+    writer = writer_for(service, table)
+    done, died = writer.write(iter(rows(15))), writer.write(iter(rows(7)))
+    writer.abort([done, None])  # `died`'s process was killed: Spark passes None in its place
+    assert open_stages(service, table) == [] and service.truth.table(table) == []
+    with pytest.raises(ServiceError, match="already discarded"):
+        writer.commit([died])
+
+
+def test_making_a_writer_sends_no_request_and_the_first_stage_creates_the_table(service):
+    table = new_table()
+    before = service.request_counts()
+    options = parse_options({"url": service.url, "table": table, "batchSize": "10"})
+    writer = PracticeBatchWriter(options, SCHEMA, False)  # as Spark may make it anywhere: no I/O
+    assert service.request_counts() == before
+    message = writer.write(iter(rows(15)))  # no prepare(): the stage request finds no table and makes it
+    writer.commit([message])
+    assert len(service.truth.table(table)) == 15
+    counts = service.request_counts() - before
+    assert counts[("PUT", f"/v1/tables/{table}")] == 1 and counts[("GET", "/health")] == 0

@@ -18,6 +18,7 @@ from workshop.checks.lab05 import (
     INVISIBLE,
     NO_OPEN_STAGE,
     OVERWRITE,
+    WRITE_ID,
     WRITE_RETURNS,
 )
 
@@ -74,7 +75,7 @@ class ReturnsDict(PracticeBatchWriter):
 class PostsDirectly(PracticeBatchWriter):
     def _stage(self, client, json_rows, message):
         for batch in batches(json_rows, self.options["batchSize"]):
-            client.post(self.table_path("/rows"), {"rows": batch})  # the mistake: visible at once
+            self.post_to_table(client, self.table_path("/rows"), {"rows": batch})  # the mistake: visible at once
             message.rows += len(batch)
 
 
@@ -96,10 +97,19 @@ class KeepsItsStage(PracticeBatchWriter):
     def _stage(self, client, json_rows, message):
         for number, batch in enumerate(batches(json_rows, self.options["batchSize"])):
             if message.stage_id is None:
-                message.stage_id = client.post(self.table_path("/stages"), idempotent=True)["stage_id"]
+                message.stage_id = self.create_stage(client, message.write_id)
             path = self.table_path(f"/stages/{message.stage_id}/rows")
-            message.rows += self.post_rows(client, path, batch, f"{message.stage_id}-{number}", number)
+            message.rows += self.post_rows(client, path, batch, f"{message.stage_id}-{number}", number)[0]
         # the mistake: no except block, so a failing task leaves its stage open
+
+
+class StagesWithoutTheWriteId(PracticeBatchWriter):
+    def _stage(self, client, json_rows, message):
+        for number, batch in enumerate(batches(json_rows, self.options["batchSize"])):
+            if message.stage_id is None:  # the mistake: a stage of no write, which commit() and abort() cannot find
+                message.stage_id = self.post_to_table(client, self.table_path("/stages"), idempotent=True)["stage_id"]
+            path = self.table_path(f"/stages/{message.stage_id}/rows")
+            message.rows += self.post_rows(client, path, batch, f"{message.stage_id}-{number}", number)[0]
 
 
 class ArrowAsRows(PracticeArrowWriter):
@@ -136,6 +146,7 @@ def test_another_correct_implementation_passes(spark, spark_service_url, service
         ),
         (dict(batch=AlwaysAppends), {OVERWRITE: "the table has"}),
         (dict(batch=KeepsItsStage), {NO_OPEN_STAGE: "left its stage open"}),
+        (dict(batch=StagesWithoutTheWriteId), {WRITE_ID: "not the write's id"}),
     ],
 )
 def test_mistakes_fail_with_the_reason(spark, spark_service_url, service, mistakes, expected):

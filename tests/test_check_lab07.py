@@ -5,7 +5,7 @@ import pytest
 from solutions.stream_writer import PracticeStreamWriter
 from workshop import labs
 from workshop.checks import check_lab
-from workshop.checks.lab07 import ABORT, PUBLISHES, REPLAY
+from workshop.checks.lab07 import ABORT, BATCH_WRITE_ID, PUBLISHES, REPLAY
 
 pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("checks_service_reachable", "pickled_by_value")]
 
@@ -36,6 +36,22 @@ class WriteReturnsNone(PracticeStreamWriter):
         return None  # the mistake
 
 
+class StagesWithoutTheBatch(PracticeStreamWriter):
+    def write(self, iterator):
+        import dataclasses
+
+        from pyspark import TaskContext
+
+        from solutions.conversion import row_to_json_converter
+        from solutions.stream_writer import PracticeStreamCommitMessage
+
+        context = TaskContext.get()
+        to_json = row_to_json_converter(self.schema)
+        message = self.send(to_json(row) for row in iterator)  # the mistake: staged under no micro-batch's id
+        return PracticeStreamCommitMessage(**dataclasses.asdict(message), query_id=context.getLocalProperty(
+            "sql.streaming.queryId"), batch_id=int(context.getLocalProperty("streaming.sql.batchId")))
+
+
 class AbortKeepsStages(PracticeStreamWriter):
     def abort(self, messages, batchId):
         pass  # the mistake: the stages of the tasks that succeeded stay open
@@ -54,8 +70,10 @@ def test_reference_passes(spark):
         (AtLeastOnce, {REPLAY: "are in it twice"}),
         (WriteReturnsNone, {PUBLISHES: "the streaming query failed"}),
         (AbortKeepsStages, {ABORT: "abort(messages, batchId) must discard"}),
+        (StagesWithoutTheBatch, {BATCH_WRITE_ID: "not \"<query id>:<batch id>\""}),
     ],
-    ids=["commit-without-batch-id", "at-least-once", "write-returns-none", "abort-keeps-stages"],
+    ids=["commit-without-batch-id", "at-least-once", "write-returns-none", "abort-keeps-stages",
+         "stages-without-the-batch"],
 )
 def test_mistakes_fail_with_the_reason(spark, writer, expected):
     report = run(writer)

@@ -212,7 +212,7 @@ def test_a_staged_row_post_with_a_key_is_staged_once(service):
     rows = {"rows": [{"id": 1}, {"id": 2}]}
     first = requests.post(f"{table}/stages/{stage}/rows", json=rows, headers={"Idempotency-Key": "k1"}, timeout=10)
     again = requests.post(f"{table}/stages/{stage}/rows", json=rows, headers={"Idempotency-Key": "k1"}, timeout=10)
-    assert first.json() == {"staged": 2, "duplicate": False} and again.json() == {"staged": 2, "duplicate": True}
+    assert first.json() == {"staged": 2, "duplicate": False} and again.json() == {"staged": 2, "duplicate": True, "same_rows": True}
 
 
 @pytest.mark.parametrize("protocol", ["staged", "idempotent"])

@@ -69,7 +69,7 @@ def test_a_reset_write_was_applied_so_only_an_idempotent_retry_is_safe(service, 
     assert service.truth.table("reset_writes") == [{"n": 1}]
     retry = requests.post(table + "/rows", json={"rows": [{"n": 1}]},
                           headers={**key(service), "Idempotency-Key": "a"}, timeout=10)
-    assert retry.json() == {"inserted": 0, "duplicate": True}
+    assert retry.json() == {"inserted": 0, "duplicate": True, "same_rows": True, "same_write": False}
 
 
 def test_expired_token(service, faults):

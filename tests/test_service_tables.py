@@ -89,7 +89,7 @@ def test_idempotent_ingestion(service, http, table):
     assert http.post(table + "/rows", json={"rows": batch}, headers=headers, timeout=10).json() == \
         {"inserted": 5, "duplicate": False}
     assert http.post(table + "/rows", json={"rows": batch}, headers=headers, timeout=10).json() == \
-        {"inserted": 0, "duplicate": True}
+        {"inserted": 0, "duplicate": True, "same_rows": True, "same_write": False}
     assert http.post(table + "/rows", json={"rows": rows(5, 2)}, headers={"Idempotency-Key": "batch-2"},
                      timeout=10).json()["inserted"] == 2
     assert published(http, table) == rows(0, 7)
@@ -203,3 +203,89 @@ def test_invalid_rows_are_refused_and_nothing_is_stored(service, http, table, ba
 def test_truth_table_of_a_missing_table_is_a_key_error(service):
     with pytest.raises(KeyError):
         service.truth.table("never_created")
+
+
+def test_open_stages_are_listed_with_their_write_id(service, http, table):
+    def create(write_id=None):
+        body = None if write_id is None else {"write_id": write_id}
+        answer = http.post(table + "/stages", json=body, timeout=10)
+        assert answer.status_code == 201
+        return answer.json()["stage_id"]
+
+    first, second, other, anonymous = create("write-1"), create("write-1"), create("write-2"), create()
+    http.post(f"{table}/stages/{second}/rows", json={"rows": rows(0, 3)}, timeout=10)
+
+    def listed(**query):
+        answer = http.get(table + "/stages", params=query, timeout=10)
+        assert answer.status_code == 200
+        return answer.json()["stages"]
+
+    assert listed() == [
+        {"stage_id": first, "write_id": "write-1", "rows": 0},
+        {"stage_id": second, "write_id": "write-1", "rows": 3},
+        {"stage_id": other, "write_id": "write-2", "rows": 0},
+        {"stage_id": anonymous, "write_id": None, "rows": 0},
+    ]
+    assert [stage["stage_id"] for stage in listed(write_id="write-1")] == [first, second]
+    # committed and discarded stages are not open any more
+    http.post(table + "/commit", json={"stage_ids": [second]}, timeout=10)
+    http.delete(f"{table}/stages/{first}", timeout=10)
+    assert listed(write_id="write-1") == [] and [stage["stage_id"] for stage in listed()] == [other, anonymous]
+    for bad in ({"write_id": ""}, {"write_id": 7}, {"other": "x"}, ["write-1"]):
+        refused = http.post(table + "/stages", json=bad, timeout=10)
+        assert refused.status_code == 400 and refused.json()["error"] == "bad_request", bad
+    assert http.get(table + "/stages", params={"write_id": ""}, timeout=10).status_code == 400
+
+
+def test_a_missing_table_or_stage_is_named_in_the_404(service, http, table):
+    missing_table = http.post(f"{service.url}/v1/tables/never_made/stages", timeout=10)
+    assert missing_table.status_code == 404 and missing_table.json()["missing"] == "table"
+    missing_stage = http.post(f"{table}/stages/stage-nope/rows", json={"rows": []}, timeout=10)
+    assert missing_stage.status_code == 404 and missing_stage.json()["missing"] == "stage"
+
+
+def test_a_key_sent_again_with_other_rows_says_so_and_adds_nothing(service, http, table):
+    key = {"Idempotency-Key": "load-1-0-0"}
+    without_blob = [{name: value for name, value in row.items() if name != "blob"} for row in rows(0, 3)]
+    assert http.post(table + "/rows", json={"rows": without_blob}, headers=key, timeout=10).json()["inserted"] == 3
+    # the same rows, a missing nullable field now sent as null: the same request, stored the same
+    as_null = [dict(row, blob=None) for row in without_blob]
+    assert http.post(table + "/rows", json={"rows": as_null}, headers=key, timeout=10).json() == \
+        {"inserted": 0, "duplicate": True, "same_rows": True, "same_write": False}
+    grown = http.post(table + "/rows", json={"rows": as_null + rows(3, 2)}, headers=key, timeout=10).json()
+    assert grown == {"inserted": 0, "duplicate": True, "same_rows": False, "same_write": False}
+    assert published(http, table) == as_null
+    staged = http.post(table + "/stages", timeout=10).json()["stage_id"]
+    stage_key = {"Idempotency-Key": f"{staged}-0"}
+    http.post(f"{table}/stages/{staged}/rows", json={"rows": rows(0, 2)}, headers=stage_key, timeout=10)
+    again = http.post(f"{table}/stages/{staged}/rows", json={"rows": rows(2, 2)}, headers=stage_key, timeout=10)
+    assert again.json() == {"staged": 2, "duplicate": True, "same_rows": False}
+
+
+def test_a_key_used_again_by_the_same_write_says_so(service, http, table):
+    # A retry whose first answer was lost comes from the same write; a rerun comes from another.
+    key = {"Idempotency-Key": "load-1-0-0"}
+    body = {"rows": rows(0, 2), "write_id": "write-a"}
+    assert http.post(table + "/rows", json=body, headers=key, timeout=10).json()["inserted"] == 2
+    assert http.post(table + "/rows", json=body, headers=key, timeout=10).json()["same_write"] is True
+    rerun = http.post(table + "/rows", json=dict(body, write_id="write-b"), headers=key, timeout=10).json()
+    assert rerun == {"inserted": 0, "duplicate": True, "same_rows": True, "same_write": False}
+    assert published(http, table) == rows(0, 2)
+    for bad in ("", 3):
+        refused = http.post(table + "/rows", json={"rows": [], "write_id": bad}, timeout=10)
+        assert refused.status_code == 400 and refused.json()["parameter"] == "write_id"
+    staged = http.post(table + "/stages", timeout=10).json()["stage_id"]  # a stage's rows take no write id
+    assert http.post(f"{table}/stages/{staged}/rows", json=body, timeout=10).status_code == 400
+
+
+def test_the_service_counts_requests_by_method_and_path(service, http, table):
+    path = table.split(service.url, 1)[1]
+    before = service.request_counts()
+    http.get(table, timeout=10)
+    http.get(table, timeout=10)
+    http.put(table, json={"fields": FIELDS}, timeout=10)
+    http.get(f"{service.url}/v1/nowhere", timeout=10)  # answered 404, counted all the same
+    counts = service.request_counts()
+    assert counts[("GET", path)] - before[("GET", path)] == 2
+    assert counts[("PUT", path)] - before[("PUT", path)] == 1
+    assert counts[("GET", "/v1/nowhere")] - before[("GET", "/v1/nowhere")] == 1

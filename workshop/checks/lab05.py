@@ -1,7 +1,7 @@
 """Lab 05 check: commit messages, two-phase commit (nothing visible after a failure), Arrow.
 
 First the writer's methods are called directly (what `write` returns, what is visible after
-`write`, `commit` and `abort`); then DataFrames are written on Spark with the learner's writers
+`write`, `commit` and `abort`, under which write id a task stages); then DataFrames are written on Spark with the learner's writers
 and the table compared with ground truth, including a write whose last task fails half-way.
 """
 import dataclasses
@@ -20,6 +20,7 @@ APPEND = "on Spark, append: every row once, as read"
 OVERWRITE = "on Spark, overwrite replaces the table's rows"
 FAILURE = "on Spark, a task failing half-way leaves the table as it was"
 NO_OPEN_STAGE = "a task that fails inside write() discards its own stage"
+WRITE_ID = "write() stages under the write's id, so commit() and abort() find stages that tasks left"
 ARROW = "on Spark, the Arrow writer writes the same rows"
 
 
@@ -42,9 +43,11 @@ def sink(batch_writer, arrow_writer):
 
 
 def open_stages(service, table):
-    """How many stages of `table` are neither committed nor discarded."""
-    stages = service.tables._get(table).stages
-    return sum(1 for stage in stages.values() if stage["state"] == "open")
+    """The stages of `table` that are neither committed nor discarded (none without a table)."""
+    try:
+        return service.tables.open_stages(table)
+    except Exception:  # no such table: nothing was written
+        return []
 
 
 def message_counts(message):
@@ -134,11 +137,27 @@ def check(report, PracticeBatchWriter, PracticeArrowWriter, url, service=None):
                 f"abort([message, None]) failed with {type(error).__name__}: {error}. Spark passes None for each "
                 "task that failed; skip those"
             )
-        left = open_stages(service, table)
+        left = len(open_stages(service, table))
         if left:
             return f"after abort() {left} stage(s) are still open (invisible, but never cleaned up): discard the stage of every message"
         if visible(table):
             return f"after abort() the table shows {visible(table)} rows"
+
+    def stages_under_the_write_id():
+        table = new_name("lab05")
+        writer = writer_for(table)
+        message = writer.write(iter(rows(15)))
+        stages = open_stages(service, table)
+        if not stages:
+            return "write() of 15 rows left no open stage: stage the rows, and publish them only in commit()"
+        others = sorted({str(stage["write_id"]) for stage in stages} - {writer.commit_id})
+        writer.abort([message])
+        if others:
+            return (
+                f"write() made its stage under write id {others[0]}, not the write's id {writer.commit_id!r}: create "
+                "it with self.create_stage(client, message.write_id), so that commit() and abort() can find the "
+                "stages of tasks whose process died"
+            )
 
     # -- on Spark --------------------------------------------------------------------------
 
@@ -247,7 +266,7 @@ def check(report, PracticeBatchWriter, PracticeArrowWriter, url, service=None):
                 return f"write() failed with {type(error).__name__}: {error}, not with the input's error; re-raise it"
         else:
             return "write() swallowed the error of its input and returned: re-raise it, so Spark knows the task failed"
-        left = open_stages(service, table)
+        left = len(open_stages(service, table))
         if left:
             return (
                 "write() failed after staging some rows and left its stage open: Spark gets no message from a "
@@ -267,6 +286,7 @@ def check(report, PracticeBatchWriter, PracticeArrowWriter, url, service=None):
     report.require(INVISIBLE, invisible_until_commit)
     report.require(ABORT, abort_discards)
     report.require(NO_OPEN_STAGE, failing_task_discards_its_stage)
+    report.require(WRITE_ID, stages_under_the_write_id)
     report.require(APPEND, appends)
     report.require(OVERWRITE, overwrites)
     report.require(FAILURE, failure_leaves_nothing)

@@ -1,7 +1,8 @@
 """Lab 07 check: a streaming writer that publishes every micro-batch exactly once.
 
 The check starts a small practice service of its own and runs real streaming queries from its
-feed into a table with the learner's writer: a first run (every batch published once), a crash
+feed into a table with the learner's writer: a first run (every batch published once, every
+stage made under "<query id>:<batch id>"), a crash
 between the sink's commit and Spark's commit log (the entry removed from the checkpoint, so
 Spark replays that batch: it must not be published twice, and its fresh stages are discarded),
 and a batch in which one task fails (aborted: nothing visible, no stage left open).
@@ -18,6 +19,7 @@ EVENTS = 300
 MAX_ROWS = 100
 
 PUBLISHES = "on Spark, every micro-batch is published once, with all its rows"
+BATCH_WRITE_ID = "each task stages under \"<query id>:<batch id>\", so commit, abort and a restart find its stage"
 REPLAY = "a batch replayed after a crash (sink committed, Spark had not recorded it) is not published again"
 REPLAY_STAGES = "the replayed batch's new stages are discarded, not left open"
 ABORT = "a batch with a failed task is aborted: nothing visible, its stages discarded"
@@ -44,6 +46,23 @@ def open_stages(service, table):
     except Exception:  # no such table: the writer never created it
         return 0
     return sum(1 for stage in stages.values() if stage["state"] == "open")
+
+
+def write_ids_of_stages(service, table):
+    """The write id of every stage ever made in `table` (open, committed or discarded)."""
+    try:
+        stages = service.tables._get(table).stages
+    except Exception:  # no such table: the writer never created it
+        return []
+    return [stage["write_id"] for stage in stages.values()]
+
+
+def query_id_in(checkpoint):
+    """The query id Spark keeps in the checkpoint's metadata file."""
+    import json
+
+    with open(os.path.join(checkpoint, "metadata")) as metadata:
+        return json.loads(metadata.readline())["id"]
 
 
 def forget_last_commit(checkpoint):
@@ -152,6 +171,19 @@ def check(report, PracticeStreamWriter):
             state["first"] = True
             return table_is_feed(state["table"], "after the first run")
 
+        def stages_under_the_batch():
+            if not state.get("first"):
+                return "not run: the first query above failed"
+            query_id = query_id_in(state["checkpoint"])
+            wrong = sorted({str(write_id) for write_id in write_ids_of_stages(feed, state["table"])
+                            if not str(write_id).startswith(f"{query_id}:")})
+            if wrong:
+                return (
+                    f"stages were made under write id {wrong[0]}, not \"<query id>:<batch id>\" (the query id is "
+                    f"{query_id}): stage with writer.send(json_rows, write_id=commit_id_for(query_id, batch_id)), so "
+                    "commit and abort can discard the stages of tasks whose process died"
+                )
+
         def replay_published_once():
             if not state.get("first"):
                 return "not run: the first query above failed"
@@ -225,6 +257,7 @@ def check(report, PracticeStreamWriter):
                 )
 
         report.require(PUBLISHES, publishes_each_batch)
+        report.require(BATCH_WRITE_ID, stages_under_the_batch)
         report.require(REPLAY, replay_published_once)
         report.require(REPLAY_STAGES, replay_stages_discarded)
         report.require(ABORT, abort_discards)

@@ -60,7 +60,8 @@ def metered_writer(metered_message, sum_task_metrics):
             with self.client() as client:
                 for number, batch in enumerate(batches((to_json(row) for row in iterator), self.options["batchSize"])):
                     path = self.table_path("/rows")
-                    rows += self.post_rows(client, path, batch, f"{key}-{partition_id}-{number}", number)
+                    written, _already_present = self.post_rows(client, path, batch, f"{key}-{partition_id}-{number}", number)
+                    rows += written
                 return metered_message(partition_id, rows, client)
 
         def commit(self, messages):

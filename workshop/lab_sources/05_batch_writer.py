@@ -26,9 +26,14 @@ spark = lab.spark
 #
 # `df.write.format(...).mode("append" | "overwrite").save()` calls, in this order:
 #
-# 1. `DataSource.writer(schema, overwrite)` on the driver: check the options, create the table.
-#    Python data sources take the modes `append` and `overwrite` only; `error` and `ignore` are
-#    refused by Spark (`UNSUPPORTED_DATA_SOURCE_SAVE_MODE`).
+# 1. `DataSource.writer(schema, overwrite)` on the driver, once per write: make the writer, whose
+#    constructor only checks the options and the schema, then set up. The reference calls
+#    `writer.prepare()` here: the health probe and creating the table. Spark pickles this writer
+#    for the tasks and the commit, so that happens once. (Not in the constructor: Spark makes
+#    stream writers for every micro-batch, commit and abort, lab 07. A writer that never ran
+#    `prepare`, such as one you make by hand below, creates the table with the first request that
+#    finds it missing: `post_to_table`.) Python data sources take the modes `append` and
+#    `overwrite` only; `error` and `ignore` are refused by Spark (`UNSUPPORTED_DATA_SOURCE_SAVE_MODE`).
 # 2. `write(iterator)` on the executors, once per partition, with the partition's rows. It must
 #    return a **`WriterCommitMessage`**: an instance of a subclass of it that carries what the
 #    driver needs (here: the stage id and counts). `None` or a dict fails the task
@@ -44,12 +49,17 @@ spark = lab.spark
 # `.../stages/<id>/rows`), the driver *publishes* all stages in one atomic call
 # (`POST .../commit`), and `abort` *discards* them. A task that fails inside `write` (an HTTP
 # error, a value the service refuses) discards its own stage, since Spark has no message from it
-# for `abort`. A task stopped from outside (a failure upstream of `write`, a lost executor) never
-# reaches its `except`: its stage stays open, invisible; a real service expires such stages. The
-# commit carries an id made once per
-# write, so the same commit sent twice publishes once; `overwrite` replaces the table's rows in
-# that same atomic step. (The other protocol of the connector, `writeProtocol=idempotent`, posts
-# rows at once with an idempotency key: simpler, visible immediately, no overwrite.)
+# for `abort`. A task whose Python process dies (killed, out of memory, a lost executor) never
+# reaches its `except`, and a task that Spark runs again leaves its first attempt's stage behind:
+# neither stage is in a commit message. So every stage is made under the **write's id**
+# (`self.commit_id`, made once per write: `POST .../stages` with `{"write_id": ...}`), and
+# `commit` and `abort` end by listing the write's open stages (`GET .../stages?write_id=...`) and
+# discarding those that no message names (`discard_leftover_stages`, given). That is best effort:
+# Spark calls `abort` without waiting for the tasks it cancelled, and a stage one of them makes
+# afterwards stays open (invisible; `GET .../stages` lists it). The commit carries
+# the same id, so the same commit sent twice publishes once; `overwrite` replaces the table's rows
+# in that same atomic step. (The other protocol of the connector, `writeProtocol=idempotent`,
+# posts rows at once with an idempotency key: simpler, visible immediately, no overwrite.)
 #
 # **Where values come from.** With the `DataSourceWriter`, `write` gets `Row`s, and a `timestamp`
 # is a naive `datetime` in the worker's local time (lab 04). With the `DataSourceArrowWriter`
@@ -86,18 +96,26 @@ print("after commit:", requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).
 #
 # - `_stage(client, json_rows, message)` (executors, called by `send`, which `write` calls and
 #   which returns the message): for each batch of `options["batchSize"]` rows, create the stage
-#   on the first batch, post the batch to it, and count rows and requests in `message`. Post with
+#   on the first batch with `self.create_stage(client, message.write_id)` (under the write's id),
+#   post the batch to it, and count rows and requests in `message`. Post with
 #   `self.post_rows(client, path, batch, key, batch_number)`: it sends an `Idempotency-Key`, so a
-#   retried request cannot stage a batch twice (lab 09). On any exception, discard the stage with
-#   `discard_quietly` and re-raise.
+#   retried request cannot stage a batch twice (lab 09), and returns `(written, already_present)`
+#   (the second is for the idempotent protocol; a stage's rows are all written). On any
+#   exception, discard the stage with `discard_quietly` and re-raise.
 # - `commit(messages)` (driver): one `POST .../commit` with the stage ids of all messages (tasks
-#   that had no rows made no stage), `mode` overwrite or append, and `self.commit_id`.
-# - `abort(messages)` (driver): discard the stage of every message that is not `None`.
+#   that had no rows made no stage), `mode` overwrite or append, and `self.commit_id`. Post it with
+#   `self.post_to_table(client, path, body, idempotent=True)`, which creates the table if no task
+#   did (an empty DataFrame).
+# - `abort(messages)` (driver): discard every stage in `stages`, the stages of the messages that
+#   are not `None`.
+#
+# After your part, `commit` and `abort` call `discard_leftover_stages` (given): the write's open
+# stages that no message names, left by tasks whose process died.
 
 # %%
 from solutions import writer as reference_writer
-from solutions.observability import configure_logging, sum_metrics
-from solutions.writer import batches, discard_quietly, log
+from solutions.observability import configure_logging
+from solutions.writer import batches, discard_leftover_stages, discard_quietly, log, write_metrics
 
 
 class PracticeWriter(reference_writer.PracticeWriter):
@@ -140,7 +158,8 @@ from pyspark.sql.types import StructType
 from solutions.options import parse_options
 
 options = parse_options({"url": lab.url, "table": "lab05_by_hand_writer", "batchSize": "2"})
-writer = PracticeBatchWriter(options, StructType.fromDDL("id bigint, name string"), False)
+writer = PracticeBatchWriter(options, StructType.fromDDL("id bigint, name string"), False)  # no request yet
+# No prepare() here: the first stage request finds no table, creates it and asks again.
 messages = [writer.write(iter([(1, "one"), (2, "two"), (3, "three")])), writer.write(iter([(4, "four")]))]
 print(messages)
 print("before commit:", requests.get(f"{lab.url}/v1/tables/lab05_by_hand_writer", timeout=10).json()["count"], "rows")
@@ -163,8 +182,11 @@ class Lab05DataSource(PracticeDataSource):
     def writer(self, schema, overwrite):
         options = self.parsed_options()
         if options["arrow"]:
-            return PracticeArrowWriter(options, schema, overwrite)
-        return PracticeBatchWriter(options, schema, overwrite)
+            writer = PracticeArrowWriter(options, schema, overwrite)
+        else:
+            writer = PracticeBatchWriter(options, schema, overwrite)
+        writer.prepare()  # once per write, on the driver: probe the service, create the table
+        return writer
 
 
 spark.dataSource.register(Lab05DataSource)
@@ -185,9 +207,9 @@ print(requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).json()["count"], 
 # ## Check
 #
 # The check calls your writer's `write`, `commit` and `abort` directly (what each returns, what is
-# visible when, what a task does when its input breaks), then writes on Spark: append, overwrite,
-# the Arrow writer, and a write whose last task fails half-way, after which the new table must
-# show no rows at all.
+# visible when, under which write id a task stages, what a task does when its input breaks), then
+# writes on Spark: append, overwrite, the Arrow writer, and a write whose last task fails
+# half-way, after which the new table must show no rows at all.
 
 # %%
 from workshop.checks import check_lab
@@ -198,18 +220,24 @@ check_lab("05", PracticeBatchWriter=PracticeBatchWriter, PracticeArrowWriter=Pra
 # ## Stretch
 #
 # - Write with `.option("writeProtocol", "idempotent").option("idempotencyKey", "load-1")`, twice.
-#   Why is the second write harmless, and why does `overwrite` refuse this protocol?
+#   Why is the second write harmless (the log says how many rows were written and how many were
+#   already present)? Write a DataFrame with more rows under the same key: what does the service
+#   answer, and why is an error better than a success here? Why does `overwrite` refuse this
+#   protocol?
 # - Time a write of a few minutes of events with and without `arrow=true`. Where does the Row
 #   writer spend its time?
 # - `commit` is called once, on the driver: put the sum of the messages' `rows` and `bytes` in a
-#   log line (the reference does, with `sum_metrics`). Lab 10 turns such counts into metrics.
+#   log line (the reference does, with `write_metrics`). Lab 10 turns such counts into metrics.
 #
 # ## Recap
 #
 # - `write` runs per partition on the executors and returns a `WriterCommitMessage` subclass
 #   with what the driver needs; never `None`, never a dict.
 # - Stage in `write`, publish everything in one `commit`, discard in `abort` (`None` for failed
-#   tasks) and in the failing task itself: a failed write leaves nothing visible.
+#   tasks) and in the failing task itself: a failed write leaves nothing visible. Stages carry the
+#   write's id, so `commit` and `abort` also discard what tasks that died left open.
+# - The writer's constructor only validates; setup runs once per write (`prepare`, called by
+#   `DataSource.writer`), or with the first request that needs it.
 # - `overwrite` replaces atomically, at commit; only `append` and `overwrite` exist for Python
 #   data sources.
 # - `DataSourceArrowWriter.write` takes `pyarrow.RecordBatch`es, with timestamps in UTC.

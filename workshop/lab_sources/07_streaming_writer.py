@@ -42,20 +42,36 @@ spark = lab.spark
 # delivers **at least once**: the batch lands twice. For **exactly once** the sink must recognise
 # the batch:
 #
-# - `write` (executors) stages the task's rows, invisible, and returns a commit message with the
-#   stage id, the batch id (`TaskContext.get().getLocalProperty("streaming.sql.batchId")`) and
-#   the query id (`"sql.streaming.queryId"`, kept in the checkpoint, so it survives restarts);
+# - `write` (executors) stages the task's rows, invisible, under the write id
+#   `"<query id>:<batch id>"`, and returns a commit message with the stage id, the batch id
+#   (`TaskContext.get().getLocalProperty("streaming.sql.batchId")`) and the query id
+#   (`"sql.streaming.queryId"`, kept in the checkpoint, so it survives restarts);
 # - `commit(messages, batchId)` (driver) publishes all stages in one atomic call with
 #   `commit_id = "<query id>:<batch id>"`. The service publishes a commit id only once: for a
 #   replayed batch it answers `{"duplicate": true}` and publishes nothing, and the writer discards
 #   the replay's stages;
-# - `abort(messages, batchId)` (driver) discards the stages of a failed batch; the failing task
-#   discarded its own (lab 05's `send`).
+# - `abort(messages, batchId)` (driver) discards the stages of a failed batch; a task that failed
+#   inside `write` discarded its own (lab 05's `send`).
 #
-# Spark creates a **new writer object** for every `commit` and `abort` (on 4.0 as on 4.3), so the
-# writer cannot remember anything between batches on `self`: what `commit` needs travels in the
-# commit messages. The batch id alone is not enough as a key: another query (another checkpoint)
-# writing to the same table has its own batch 0.
+# A task whose Python process died reported nothing, and its stage would stay open. Because every
+# task of batch N stages under `"<query id>:<batch id>"`, `commit` and `abort` end by discarding the
+# open stages of that write id that no message names (lab 05's `discard_leftover_stages`). An
+# abort in which every task failed has no message to take the query id from; then the batch's run
+# after the restart, under the same id, cleans up.
+#
+# In **complete** output mode each batch is the whole result, and Spark makes the writer with
+# `overwrite=True`. A result that becomes empty is a batch with no rows: it must still be committed
+# (no stages, mode `overwrite`, with its commit id), or the table keeps the last non-empty result.
+# Only in append mode (`overwrite=False`) does an empty batch commit nothing. (Update mode is not
+# offered: Spark refuses it for Python data source sinks, on 4.0.1 as on 4.3.0.)
+#
+# Spark creates a **new writer object** to plan every micro-batch and for every `commit` and
+# `abort` (seen on 4.0.1 and 4.3.0: a constructor that probed the service and created the table sent
+# both requests twice per micro-batch), so the writer cannot remember anything between batches on
+# `self` (what `commit` needs travels in the commit messages), and its constructor only validates:
+# the first request that finds the table missing creates it (`post_to_table`). The batch id alone is
+# not enough as a key: another query (another checkpoint) writing to the same table has its own
+# batch 0.
 #
 # The service's side of it, by hand:
 
@@ -80,15 +96,15 @@ for attempt in ("first run", "replay"):
 #
 # `stage_micro_batch(writer, json_rows)` runs in a task. Read the batch id (an int) and the query id
 # from `TaskContext.get().getLocalProperty(...)` (`BATCH_ID_PROPERTY`, `QUERY_ID_PROPERTY`), stage
-# the rows with `writer.send(json_rows)` (lab 05's staging: it returns a `PracticeCommitMessage`
-# with the stage id and counts, and discards its stage if the task fails), and return a
-# `PracticeStreamCommitMessage` with all of it: `PracticeStreamCommitMessage(**dataclasses.asdict(message),
-# batch_id=..., query_id=...)`.
+# the rows with `writer.send(json_rows, write_id=commit_id_for(query_id, batch_id))` (lab 05's
+# staging, under the micro-batch's id: it returns a `PracticeCommitMessage` with the stage id and
+# counts, and discards its stage if the task fails), and return a `PracticeStreamCommitMessage`
+# with all of it: `PracticeStreamCommitMessage(**dataclasses.asdict(message), batch_id=..., query_id=...)`.
 
 # %%
 import dataclasses
 
-from solutions.stream_writer import BATCH_ID_PROPERTY, QUERY_ID_PROPERTY, PracticeStreamCommitMessage
+from solutions.stream_writer import BATCH_ID_PROPERTY, QUERY_ID_PROPERTY, PracticeStreamCommitMessage, commit_id_for
 
 print([field.name for field in dataclasses.fields(PracticeStreamCommitMessage)])
 
@@ -98,17 +114,19 @@ print([field.name for field in dataclasses.fields(PracticeStreamCommitMessage)])
 # %% [markdown]
 # ## Your task 2: publish a micro-batch once (driver)
 #
-# `publish_micro_batch(writer, messages, batch_id)` is given the stages and refuses messages of
-# another batch. Post them to `writer.table_path("/commit")` with `mode` (overwrite or append, as
-# `writer.overwrite` says) and, when `writer.exactly_once`, `commit_id_for(query id, batch_id)`
-# (the query id is in every message). Post with `idempotent=writer.exactly_once`: with a commit id
+# `publish_micro_batch(writer, messages, batch_id)` is given the stages, the query id and an open
+# `client`; it returns early for an empty batch in append mode (not in complete mode, where the
+# writer overwrites) and refuses messages of another batch. Post the stages to
+# `writer.table_path("/commit")` with `writer.post_to_table(client, path, body, ...)` (it creates
+# the table if no task did: a complete-mode query whose first result is empty), with `mode`
+# (overwrite or append, as `writer.overwrite` says) and, when `writer.exactly_once`,
+# `commit_id_for(query_id, batch_id)`. Post with `idempotent=writer.exactly_once`: with a commit id
 # the client may retry a commit whose answer was lost. When the answer says `duplicate`, discard
 # this replay's stages with `discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))`.
 
 # %%
-from solutions.observability import sum_metrics
-from solutions.stream_writer import commit_id_for, log
-from solutions.writer import discard_quietly
+from solutions.stream_writer import commit_id_for, log, query_id_of
+from solutions.writer import discard_leftover_stages, discard_quietly, write_metrics
 
 # %include solutions.stream_writer:publish_micro_batch
 
@@ -117,7 +135,8 @@ from solutions.writer import discard_quietly
 # ## Your task 3: discard a failed micro-batch (driver)
 #
 # `discard_micro_batch(writer, messages, batch_id)`: Spark passes `None` for each task that failed;
-# discard the stage of every other message.
+# discard the stage of every other message (`stages`). The given code after yours discards the
+# batch's stages that no message names.
 #
 # Below it, the writer itself: the reference's, calling your three functions. Note the signatures
 # Spark calls: `write(iterator)`, `commit(messages, batchId)`, `abort(messages, batchId)`.
@@ -126,9 +145,8 @@ from solutions.writer import discard_quietly
 from pyspark.sql.datasource import DataSourceStreamWriter
 
 from solutions.conversion import row_to_json_converter
-from solutions.observability import sum_metrics
 from solutions.stream_writer import check_stream_write_options, log
-from solutions.writer import PracticeWriter, discard_quietly
+from solutions.writer import PracticeWriter, discard_leftover_stages, discard_quietly, write_metrics
 
 # %include solutions.stream_writer:discard_micro_batch
 
@@ -153,7 +171,7 @@ by_hand = PracticeStreamWriter(
 
 def task_of(batch_id, seqs):
     """What write() returns for one task of `batch_id` (staged with the reference's send)."""
-    message = by_hand.send({"seq": seq} for seq in seqs)
+    message = by_hand.send(({"seq": seq} for seq in seqs), write_id=commit_id_for("query-by-hand", batch_id))
     return PracticeStreamCommitMessage(**dataclasses.asdict(message), batch_id=batch_id, query_id="query-by-hand")
 
 
@@ -249,9 +267,10 @@ for exactly_once in (True, False):
 # ## Check
 #
 # The check starts a small practice service of its own and streams its feed into a table with your
-# writer: a first run, then a crash between the sink's commit and Spark's commit log (the batch is
-# replayed and must not be published twice, its new stages discarded), then a batch in which one
-# task fails (aborted: nothing visible, no stage left open).
+# writer: a first run (every stage made under `"<query id>:<batch id>"`), then a crash between the
+# sink's commit and Spark's commit log (the batch is replayed and must not be published twice, its
+# new stages discarded), then a batch in which one task fails (aborted: nothing visible, no stage
+# left open).
 
 # %%
 from workshop.checks import check_lab
@@ -276,7 +295,11 @@ check_lab("07", PracticeStreamWriter=PracticeStreamWriter)
 # - `write` stages rows and returns a `WriterCommitMessage` subclass carrying the stage, the batch
 #   id and the query id, from `TaskContext.get().getLocalProperty(...)`.
 # - `commit(messages, batchId)` and `abort(messages, batchId)` take the batch id; Spark makes a new
-#   writer for each, so what they need travels in the messages.
+#   writer for each (and to plan each batch), so what they need travels in the messages, and the
+#   constructor does no I/O.
+# - Tasks stage under `"<query id>:<batch id>"`: commit and abort discard the batch's stages that no
+#   message names (a task whose process died), and a restarted batch finds them too.
+# - In complete mode an empty result is committed as well (overwrite with no stages).
 # - Publishing keyed by `"<query id>:<batch id>"` makes a replayed batch harmless: exactly once.
 #   Without the key the sink delivers at least once, and a replay duplicates the batch.
 # - `abort` discards what the batch staged (`None` for failed tasks); a replay's stages are

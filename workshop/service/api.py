@@ -270,30 +270,63 @@ def _idempotency_key(request):
     return key
 
 
-def _posted_rows(request):
-    """The rows of a body: JSON {"rows": [...]}, or an Arrow IPC stream (read into the JSON form)."""
-    if (request.headers.get("Content-Type") or "").split(";")[0].strip().lower() == media.ARROW:
-        return arrow_wire.rows_from_stream(request.body)
-    return parse_rows(request.json())
+def _posted_rows(request, write_id=False):
+    """The rows of a body: JSON {"rows": [...]}, or an Arrow IPC stream (read into the JSON form).
+
+    With `write_id`, (rows, the write id): from the JSON body, or for an Arrow body from the
+    `X-Write-Id` header (an Arrow stream has no place beside its rows).
+    """
+    if (request.headers.get("Content-Type") or "").split(";")[0].strip().lower() != media.ARROW:
+        return parse_rows(request.json(), write_id=write_id)
+    rows = arrow_wire.rows_from_stream(request.body)
+    if not write_id:
+        return rows
+    given = request.headers.get("X-Write-Id")
+    if given is not None and not 0 < len(given.strip()) <= 256:
+        raise bad_request("X-Write-Id", "must be 1 to 256 characters when given")
+    return rows, given
 
 
 def table_rows_post(service, request):
     params.check_allowed(request.query, ())
     name = _table_name(request)
-    return service.tables.insert(name, _posted_rows(request), _idempotency_key(request))
+    rows, write_id = _posted_rows(request, write_id=True)
+    return service.tables.insert(name, rows, _idempotency_key(request), write_id)
 
 
 def stage_create(service, request):
     params.check_allowed(request.query, ())
-    return 201, {"stage_id": service.tables.create_stage(_table_name(request))}
+    name = _table_name(request)
+    body = request.json()
+    if body is None:
+        body = {}
+    if not isinstance(body, dict) or sorted(set(body) - {"write_id"}):
+        raise bad_request("body", 'must be empty or {"write_id": "..."}')
+    write_id = body.get("write_id")
+    if write_id is not None and (not isinstance(write_id, str) or not 0 < len(write_id) <= 256):
+        raise bad_request("write_id", "must be a string of 1 to 256 characters when given")
+    return 201, {"stage_id": service.tables.create_stage(name, write_id)}
+
+
+def stages_list(service, request):
+    params.check_allowed(request.query, ("write_id",))
+    name = _table_name(request)
+    write_id = request.query.get("write_id")
+    if write_id is not None and not write_id:
+        raise bad_request("write_id", "must not be empty when given")
+    return {"stages": service.tables.open_stages(name, write_id)}
 
 
 def stage_rows(service, request):
     params.check_allowed(request.query, ())
     name = _table_name(request)
     key = _idempotency_key(request)
-    staged, duplicate = service.tables.stage_rows(name, request.path_args["stage"], _posted_rows(request), key)
-    return {"staged": staged} if key is None else {"staged": staged, "duplicate": duplicate}
+    staged, duplicate, same_rows = service.tables.stage_rows(name, request.path_args["stage"],
+                                                             _posted_rows(request), key)
+    if key is None:
+        return {"staged": staged}
+    return {"staged": staged, "duplicate": True, "same_rows": same_rows} if duplicate else \
+        {"staged": staged, "duplicate": False}
 
 
 def stage_delete(service, request):
@@ -346,7 +379,7 @@ ROUTES = [
     ("/v1/kv", {"GET": kv_page}),
     (f"/v1/tables/{_NAME}", {"PUT": table_put, "GET": table_get, "DELETE": table_delete}),
     (f"/v1/tables/{_NAME}/rows", {"GET": table_rows_get, "POST": table_rows_post}),
-    (f"/v1/tables/{_NAME}/stages", {"POST": stage_create}),
+    (f"/v1/tables/{_NAME}/stages", {"POST": stage_create, "GET": stages_list}),
     (f"/v1/tables/{_NAME}/stages/(?P<stage>[^/]+)", {"DELETE": stage_delete}),
     (f"/v1/tables/{_NAME}/stages/(?P<stage>[^/]+)/rows", {"POST": stage_rows}),
     (f"/v1/tables/{_NAME}/commit", {"POST": table_commit}),
@@ -412,6 +445,7 @@ def _fault_response(service, kind, token):
 
 def handle(service, method, path, raw_query, headers, body):
     """The Response to one HTTP request; never raises."""
+    service.count_request(method, path)
     try:
         handler, path_args = _route(method, path)
         request = Request(method, path, params.parse_query(raw_query), headers, body, path_args)

@@ -18,8 +18,8 @@ def bad_request(parameter, message):
     return ApiError(400, "bad_request", f"{parameter}: {message}", parameter=parameter)
 
 
-def not_found(message):
-    return ApiError(404, "not_found", message)
+def not_found(message, **fields):
+    return ApiError(404, "not_found", message, **fields)
 
 
 def conflict(message):

@@ -2,6 +2,7 @@
 import shutil
 import threading
 import time
+from collections import Counter
 
 from workshop.service import tls
 from workshop.service.auth import Auth
@@ -30,6 +31,8 @@ class PracticeService:
         self.auth = Auth(self.settings)
         self.faults = Faults(seed, self.settings["fault_rate"], self.settings["fault_kinds"])
         self.truth = Truth(self)
+        self._requests = Counter()  # (method, path) -> requests received, answered or not
+        self._requests_lock = threading.Lock()
         self.url = None
         self.ca_file = None
         self._tls_dir = None
@@ -95,6 +98,15 @@ class PracticeService:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+    def count_request(self, method, path):
+        with self._requests_lock:
+            self._requests[(method, path)] += 1
+
+    def request_counts(self):
+        """(method, path) -> how many such requests the service received (a copy)."""
+        with self._requests_lock:
+            return Counter(self._requests)
 
     def append_events(self, count):
         """Append `count` events to the feed (new seqs); returns the latest seq."""

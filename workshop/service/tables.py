@@ -2,6 +2,8 @@
 
 One lock guards every table, so a reader sees a commit entirely or not at all.
 """
+import hashlib
+import json
 import re
 import threading
 import uuid
@@ -21,9 +23,10 @@ class Table:
     types: dict  # field name -> parsed type
     rows: list = field(default_factory=list)
     commits: int = 0
-    idempotency_keys: set = field(default_factory=set)
+    idempotency_keys: dict = field(default_factory=dict)  # key -> (fingerprint of its rows, write id), as first sent
     commit_ids: set = field(default_factory=set)
-    stages: dict = field(default_factory=dict)  # stage id -> {"state": open|committed|discarded, "rows": [...]}
+    # stage id -> {"state": open|committed|discarded, "rows": [...], "keys": {key: fingerprint}, "write_id": str|None}
+    stages: dict = field(default_factory=dict)
 
 
 def check_table_name(name):
@@ -62,17 +65,30 @@ def parse_fields(body):
     return fields
 
 
-def parse_rows(body):
+def parse_rows(body, write_id=False):
+    """The rows of a body {"rows": [...]}; with `write_id`, (rows, the optional "write_id" beside them)."""
+    shape = '{"rows": [...], "write_id": "..."}' if write_id else '{"rows": [...]}'
     if not isinstance(body, dict) or not isinstance(body.get("rows"), list):
-        raise bad_request("rows", 'the body must be {"rows": [{...}, ...]}')
-    unknown = sorted(set(body) - {"rows"})
+        raise bad_request("rows", f"the body must be {shape} with rows as JSON objects")
+    unknown = sorted(set(body) - {"rows", "write_id"} if write_id else set(body) - {"rows"})
     if unknown:
-        raise bad_request(unknown[0], 'unknown key; the body is {"rows": [...]}')
-    return body["rows"]
+        raise bad_request(unknown[0], f"unknown key; the body is {shape}")
+    if not write_id:
+        return body["rows"]
+    given = body.get("write_id")
+    if given is not None and (not isinstance(given, str) or not 0 < len(given) <= 256):
+        raise bad_request("write_id", "must be a string of 1 to 256 characters when given")
+    return body["rows"], given
 
 
 def _invalid(index, path, message):
     return ApiError(422, "invalid_rows", f"row {index}, field {path!r}: {message}", row=index, field=path)
+
+
+def fingerprint(rows):
+    """A digest of normalized rows: tells a repeated request from another one sent with the same key."""
+    text = json.dumps(rows, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def normalize_rows(table, rows):
@@ -111,13 +127,13 @@ class Tables:
     def _get(self, name):
         table = self._tables.get(name)
         if table is None:
-            raise not_found(f"no table {name!r}; create it with PUT /v1/tables/{name}")
+            raise not_found(f"no table {name!r}; create it with PUT /v1/tables/{name}", missing="table")
         return table
 
     def _stage(self, table, stage_id):
         stage = table.stages.get(stage_id)
         if stage is None:
-            raise not_found(f"no stage {stage_id!r} in table {table.name!r}")
+            raise not_found(f"no stage {stage_id!r} in table {table.name!r}", missing="stage")
         return stage
 
     def create(self, name, fields):
@@ -156,38 +172,55 @@ class Tables:
             end = offset + limit
             return rows[offset:end], (end if end < len(rows) else None)
 
-    def insert(self, name, rows, idempotency_key=None):
+    def insert(self, name, rows, idempotency_key=None, write_id=None):
+        """Append the rows; a key seen before adds nothing, and says whether it came with these
+        rows (`same_rows`) and from the same write (`same_write`: a retry whose answer was lost).
+
+        Rows are validated first: a refused request never used its key, so a key seen before
+        always stands for valid rows, and `same_rows` compares like with like."""
         with self._lock:
             table = self._get(name)
-            if idempotency_key is not None and idempotency_key in table.idempotency_keys:
-                return {"inserted": 0, "duplicate": True}
             normalized = normalize_rows(table, rows)
+            if idempotency_key is not None and idempotency_key in table.idempotency_keys:
+                first_rows, first_write = table.idempotency_keys[idempotency_key]
+                return {"inserted": 0, "duplicate": True, "same_rows": first_rows == fingerprint(normalized),
+                        "same_write": write_id is not None and first_write == write_id}
             table.rows.extend(normalized)
             table.commits += 1
             if idempotency_key is not None:
-                table.idempotency_keys.add(idempotency_key)
+                table.idempotency_keys[idempotency_key] = (fingerprint(normalized), write_id)
             return {"inserted": len(normalized), "duplicate": False}
 
-    def create_stage(self, name):
+    def create_stage(self, name, write_id=None):
         with self._lock:
             table = self._get(name)
             stage_id = "stage-" + uuid.uuid4().hex[:16]
-            table.stages[stage_id] = {"state": "open", "rows": [], "keys": set()}
+            table.stages[stage_id] = {"state": "open", "rows": [], "keys": {}, "write_id": write_id}
             return stage_id
 
+    def open_stages(self, name, write_id=None):
+        """The open stages of a table (of one write, if given), oldest first."""
+        with self._lock:
+            return [
+                {"stage_id": stage_id, "write_id": stage["write_id"], "rows": len(stage["rows"])}
+                for stage_id, stage in self._get(name).stages.items()
+                if stage["state"] == "open" and (write_id is None or stage["write_id"] == write_id)
+            ]
+
     def stage_rows(self, name, stage_id, rows, idempotency_key=None):
-        """(rows in the stage, duplicate): a key already used for this stage adds nothing."""
+        """(rows in the stage, duplicate, same rows): a key already used for this stage adds nothing."""
         with self._lock:
             table = self._get(name)
             stage = self._stage(table, stage_id)
             if stage["state"] != "open":
                 raise conflict(f"stage {stage_id!r} is already {stage['state']}")
+            normalized = normalize_rows(table, rows)
             if idempotency_key is not None and idempotency_key in stage["keys"]:
-                return len(stage["rows"]), True
-            stage["rows"].extend(normalize_rows(table, rows))
+                return len(stage["rows"]), True, stage["keys"][idempotency_key] == fingerprint(normalized)
+            stage["rows"].extend(normalized)
             if idempotency_key is not None:
-                stage["keys"].add(idempotency_key)
-            return len(stage["rows"]), False
+                stage["keys"][idempotency_key] = fingerprint(normalized)
+            return len(stage["rows"]), False, True
 
     def discard_stage(self, name, stage_id):
         with self._lock:
