@@ -56,16 +56,31 @@ def python_value(type_text, value):
     return value  # strings, numbers, booleans; the served nested types hold only those
 
 
+def fits(type_text, value):
+    """Whether a JSON value has the JSON kind the service's contract gives its type."""
+    if type_text in ("string", "timestamp", "date", "binary") or type_text.startswith("decimal"):
+        return isinstance(value, str)
+    if type_text == "double":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if type_text in ("bigint", "int"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    return True  # nested fields are never the broken one
+
+
 def expected_rows(types, items):
-    """The rows an Arrow page must hold for these JSON items (documented rule for malformed ones)."""
+    """The rows an Arrow page must hold for these JSON items (documented rule for malformed ones:
+    the fields that fit are kept, the others are null, the record's text is in `_corrupt_record`)."""
     rows = []
     for item in items:
         if isinstance(item, dict) and item.get("seq") not in MALFORMED:
             rows.append({**{name: python_value(type_text, item.get(name)) for name, type_text in types.items()},
                          "_corrupt_record": None})
-        else:
-            text = item if isinstance(item, str) else json.dumps(item, separators=(",", ":"), ensure_ascii=False)
-            rows.append({**{name: None for name in types}, "_corrupt_record": text})
+        elif isinstance(item, dict):
+            kept = {name: python_value(type_text, item.get(name)) if fits(type_text, item.get(name)) else None
+                    for name, type_text in types.items()}
+            rows.append({**kept, "_corrupt_record": json.dumps(item, separators=(",", ":"), ensure_ascii=False)})
+        else:  # truncated: a JSON string, no fields at all
+            rows.append({**{name: None for name in types}, "_corrupt_record": item})
     return rows
 
 

@@ -114,7 +114,8 @@ def test_staged_arrow_bodies_publish_what_json_bodies_publish(service, http):
                           timeout=10)
         again = http.post(f"{url}/stages/{stage}/rows", **{**body, "headers": {**body.get("headers", {}), **key}},
                           timeout=10)
-        assert first.json() == {"staged": 3, "duplicate": False} and again.json() == {"staged": 3, "duplicate": True}
+        assert first.json() == {"staged": 3, "duplicate": False}
+        assert again.json() == {"staged": 3, "duplicate": True, "same_rows": True}
         assert service.truth.table(name) == []  # invisible until the commit
         assert http.post(url + "/commit", json={"stage_ids": [stage]}, timeout=10).json() == {"committed": True, "rows": 3}
         published.append(service.truth.table(name))
@@ -127,7 +128,20 @@ def test_an_idempotency_key_works_for_arrow_bodies_and_a_refused_body_does_not_u
     bad = arrow_body([{"id": None}], ARROW_SCHEMA.set(0, pa.field("id", pa.int64())))
     assert http.post(url + "/rows", data=bad, headers=key, timeout=10).status_code == 422
     assert http.post(url + "/rows", data=arrow_body(), headers=key, timeout=10).json() == {"inserted": 3, "duplicate": False}
-    assert http.post(url + "/rows", data=arrow_body(), headers=key, timeout=10).json() == {"inserted": 0, "duplicate": True}
+    assert http.post(url + "/rows", data=arrow_body(), headers=key, timeout=10).json() == \
+        {"inserted": 0, "duplicate": True, "same_rows": True, "same_write": False}
+    assert len(service.truth.table(name)) == 3
+
+
+def test_an_arrow_body_names_its_write_in_a_header(service, http):
+    name, url = new_table(service, http)
+    key = {**ARROW, "Idempotency-Key": "load-0-0", "X-Write-Id": "write-a"}
+    assert http.post(url + "/rows", data=arrow_body(), headers=key, timeout=10).json()["inserted"] == 3
+    retry = http.post(url + "/rows", data=arrow_body(), headers=key, timeout=10).json()
+    rerun = http.post(url + "/rows", data=arrow_body(), headers={**key, "X-Write-Id": "write-b"}, timeout=10).json()
+    assert retry["same_write"] is True and rerun["same_write"] is False
+    refused = http.post(url + "/rows", data=arrow_body(), headers={**key, "X-Write-Id": "w" * 257}, timeout=10)
+    assert refused.status_code == 400 and refused.json()["parameter"] == "X-Write-Id"
     assert len(service.truth.table(name)) == 3
 
 

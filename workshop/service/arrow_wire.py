@@ -5,7 +5,8 @@ can hand the batches to Spark as they are: timestamp -> timestamp[us, tz=UTC], d
 decimal(p,s) -> decimal128(p,s), binary -> binary, array -> list<element>, map ->
 map<key not null, value>, struct -> struct; every field nullable. A page's schema is its
 resource's fields plus `_corrupt_record` (string): null, except on a malformed record, whose
-fields are then all null and whose JSON text is there (the text a JSON reader would keep).
+fields that fit are kept and the others null, as a JSON reader in PERMISSIVE mode keeps them (a
+truncated record: all null), and whose JSON text is there (the text a JSON reader would keep).
 
 A body is read into rows of the JSON form (timestamps and dates as text, decimals as strings
 with their scale, binary as base64), so written rows go through exactly the validation of

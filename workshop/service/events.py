@@ -74,6 +74,8 @@ _ATTRIBUTES_JSON = [json.dumps(attributes, separators=(",", ":")) for attributes
 _NOTES_JSON = [json.dumps(note) for note in _NOTES]
 _LOCATIONS_JSON = [json.dumps(location, separators=(",", ":")) for location in _LOCATIONS]
 _NO_PARTS = (None,) * 13
+# Where _parts() puts the fields a malformed variant breaks.
+_EVENT_TIME, _VALUE, _CENTS = 2, 6, 7
 
 
 def first_seq_at_or_after(time_us):
@@ -218,17 +220,24 @@ class EventLog:
     def columns(self, seqs):
         """(the fields of these events as columns of Arrow-ready values, the positions of malformed ones).
 
-        Times are microseconds, the date is days since the epoch, the amount is cents; a malformed
-        event's fields are all None.
+        Times are microseconds, the date is days since the epoch, the amount is cents. A malformed
+        event keeps the fields that fit, as a JSON reader in PERMISSIVE mode keeps them: a truncated
+        record none, a record with one field of the wrong type all but that one (see `_malformed`).
         """
         malformed = [position for position, seq in enumerate(seqs) if self.is_malformed(seq)]
         rows = [self._parts(seq) for seq in seqs]
+        dates = [us // US_PER_DAY for _, _, us, *_ in rows]  # the date field is served whole in every variant
         for position in malformed:
-            rows[position] = _NO_PARTS
+            variant = word(self._malformed_key, seqs[position]) & 3
+            if variant == 0:  # truncated: not a record at all
+                rows[position], dates[position] = _NO_PARTS, None
+            else:  # the one field _malformed breaks: value, event_time or amount
+                broken = {1: _VALUE, 2: _EVENT_TIME, 3: _CENTS}[variant]
+                rows[position] = rows[position][:broken] + (None,) + rows[position][broken + 1:]
         seq, event_id, event, ingest, device, kind, value, cents, tags, attributes, location, payload, note = (
             zip(*rows) if rows else [()] * len(_NO_PARTS))
         return [
-            seq, event_id, event, ingest, [None if us is None else us // US_PER_DAY for us in event], device, kind,
+            seq, event_id, event, ingest, dates, device, kind,
             value, cents,
             [None if index is None else _TAG_LISTS[index] for index in tags],
             [None if index is None else _ATTRIBUTE_MAPS[index] for index in attributes],
