@@ -67,20 +67,18 @@ def check_url(url):
         raise OptionError(f"option url={url!r} is not valid: expected an http:// or https:// URL such as http://127.0.0.1:8765")
 
 
-def auth_settings(options):
-    """(headers, auth) for the session: the one place that knows about credentials.
-
-    The resolver (solutions/auth.py) picks the method in its priority order: Databricks
-    service credential, cloud default credential, OAuth2 client credentials, API key, Basic.
-    `auth` is an `Authenticator`, which `requests` calls with every request to add the
-    credentials (None without credentials); callers only ever see headers and that object.
-    """
-    authenticator = Authenticator(options)
-    return {}, (None if authenticator.method == "none" else authenticator)
-
-
 class PracticeClient:
-    """A session with the service for one task; use it as a context manager."""
+    """A session with the service for one task; use it as a context manager.
+
+    Its collaborators are class attributes, so a lab (or a test) puts its own piece in with a
+    subclass that sets one: `authenticator_class` adds the credentials the auth resolver chose
+    (solutions/auth.py); `retry_policy_class` and `retrier_class` decide which failures are tried
+    again and how long to wait (solutions/resilience.py).
+    """
+
+    authenticator_class = Authenticator
+    retry_policy_class = RetryPolicy
+    retrier_class = Retrier
 
     def __init__(self, options):
         require(options, "url", "to reach the practice service, e.g. .option('url', 'http://127.0.0.1:8765')")
@@ -110,17 +108,17 @@ class PracticeClient:
         import requests
 
         configure_logging(self.options)
-        headers, auth = auth_settings(self.options)
+        authenticator = self.authenticator_class(self.options)
         session = requests.Session()
-        session.headers.update(headers)
         session.headers["Accept"] = "application/json"
         # requests decompresses gzip by itself; we only choose what to ask for.
         session.headers["Accept-Encoding"] = "gzip" if self.options["gzip"] else "identity"
-        session.auth = auth
-        self.authenticator = auth
+        # requests calls the authenticator with every request to add the credentials.
+        self.authenticator = session.auth = None if authenticator.method == "none" else authenticator
         self.log_fields = task_fields()
-        policy = RetryPolicy.from_options(self.options)
-        self.retrier = Retrier(policy, breaker_for(self.url, policy), self.log_fields)
+        policy = self.retry_policy_class.from_options(self.options)
+        # One circuit breaker per service URL in this Python process, whichever client asks.
+        self.retrier = self.retrier_class(policy, breaker_for(self.url, policy), self.log_fields)
         self.started = time.monotonic()
         self.session = session
         return self

@@ -608,6 +608,23 @@ def row_to_json_converter(schema):
     return _struct_to_json(schema)
 
 
+def batch_rows(batch):
+    """The rows of a pyarrow RecordBatch as dicts, timestamps as aware datetimes in UTC.
+
+    Spark's batches carry timestamps in the session's time zone, and near the ends of Spark's
+    range a wall-clock time there can fall outside Python's years 1-9999 (0001-01-01T02:00Z is
+    still year 0 in New York): read in UTC, every instant Spark can hold has a datetime.
+    """
+    import pyarrow as pa
+
+    columns = [
+        column.cast(pa.timestamp(column.type.unit, tz="UTC")) if pa.types.is_timestamp(column.type) and column.type.tz
+        else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pylist()
+
+
 # ---------------------------------------------------------------------------------------------
 # Arrow: the schema Spark expects from a reader that yields pyarrow.RecordBatch
 # ---------------------------------------------------------------------------------------------

@@ -150,6 +150,30 @@ def _has_other_handlers(logger):
     return False
 
 
+# What Spark tells the tasks of a streaming query's micro-batch (TaskContext local properties).
+# Both are kept in the checkpoint, so a batch run again after a restart has the same ids.
+BATCH_ID_PROPERTY = "streaming.sql.batchId"
+QUERY_ID_PROPERTY = "sql.streaming.queryId"
+
+
+def micro_batch():
+    """(query id, batch id) in a task of a streaming micro-batch, else (None, None)."""
+    try:
+        from pyspark import TaskContext
+    except ImportError:
+        return None, None
+    context = TaskContext.get()
+    if context is None:
+        return None, None  # the driver, or code running outside a task
+    batch_id = context.getLocalProperty(BATCH_ID_PROPERTY)
+    return context.getLocalProperty(QUERY_ID_PROPERTY), None if batch_id is None else int(batch_id)
+
+
+def micro_batch_id(query_id, batch_id):
+    """`<query id>:<batch id>`: names a micro-batch across restarts (commit ids, write ids, dead letters)."""
+    return f"{query_id}:{batch_id}"
+
+
 def task_fields():
     """Where a log line comes from inside Spark: partition, task attempt, stage, streaming batch."""
     try:
@@ -160,9 +184,9 @@ def task_fields():
     if context is None:
         return {}  # the driver, or code running outside a task
     fields = {"partition_id": context.partitionId(), "task_attempt": context.attemptNumber(), "spark_stage": context.stageId()}
-    batch_id = context.getLocalProperty("streaming.sql.batchId")
+    batch_id = micro_batch()[1]
     if batch_id is not None:
-        fields["batch_id"] = int(batch_id)
+        fields["batch_id"] = batch_id
     return fields
 
 

@@ -41,16 +41,15 @@ class SchemaMismatchError(ValueError):
     """The schema asked for does not match what the service serves."""
 
 
-def fetch_service_schema(options):
-    """The service's description of the resource: {"name", "key", "fields", "ddl"}.
+def fetch_service_schema(client, resource):
+    """The service's description of `resource`: {"name", "key", "fields", "ddl"}.
 
     The first thing a read asks the service, so the health probe comes first: a wrong URL, a
     TLS mismatch or a service that is down is one clear error here, before any planning; the
     schema request then checks the credentials.
     """
-    with PracticeClient(options) as client:
-        client.check_health()
-        return client.get(f"/v1/schema/{options['resource']}")
+    client.check_health()
+    return client.get(f"/v1/schema/{resource}")
 
 
 def check_schema(schema, service_schema, corrupt_column, mode):
@@ -97,46 +96,52 @@ def check_schema(schema, service_schema, corrupt_column, mode):
 
 
 class PracticeReader:
-    """What every reader of the practice service shares (batch now, streaming later)."""
+    """What every reader of the practice service shares (batch, streaming, simple streaming).
+
+    `client_class` is the client every request goes through, planning and tasks alike, and
+    `converter_class` turns the service's records into rows: a lab plugs its own in with a
+    subclass that sets one.
+    """
+
+    client_class = PracticeClient
+    converter_class = RecordConverter
 
     def __init__(self, options, schema):
+        # Only checks: Spark makes readers where no request belongs (a stream reader twice per
+        # query), so the requests of setting up wait for `prepare`.
         require(options, "url", "to read from the practice service")
         self.options = options
         self.schema = schema
         self.resource = options["resource"]
-        service_schema = fetch_service_schema(options)
-        check_schema(schema, service_schema, options["columnNameOfCorruptRecord"], options["mode"])
-        self.key_field = service_schema["key"]  # names records in FAILFAST errors
+        self.key_field = None  # names records in FAILFAST errors; from the service's schema
         self.run_id = uuid.uuid4().hex[:16]  # a batch read, in dead-letter keys (the same in a retried task)
-        if options["deadLetterTable"]:
-            with self.client() as client:
-                create_dead_letter_table(client, options["deadLetterTable"])
-        self._task_client = None
+        self.prepared = False
 
     def __repr__(self):
         return f"{type(self).__name__}(resource={self.resource!r}, options={self.options!r})"
 
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_task_client"] = None  # a task's client stays in its task (and holds locks)
-        return state
+    def prepare(self):
+        """Driver, before the first plan (once per reader): the health probe, the schema check, the
+        dead-letter table. Planning calls it; what it learns (the key field) travels to the tasks."""
+        if self.prepared:
+            return
+        with self.client_class(self.options) as client:
+            service_schema = fetch_service_schema(client, self.resource)
+            check_schema(self.schema, service_schema, self.options["columnNameOfCorruptRecord"], self.options["mode"])
+            if self.options["deadLetterTable"]:
+                create_dead_letter_table(client, self.options["deadLetterTable"])
+        self.key_field = service_schema["key"]
+        self.prepared = True
 
-    def client(self):
-        """A new client; use it in a `with` block, one per task.
-
-        The reader remembers it: `convert_pages` reports its metrics and sends dead letters with it.
-        """
-        self._task_client = PracticeClient(self.options)
-        return self._task_client
-
-    def convert_pages(self, pages, partition_index, run_id=None):
+    def convert_pages(self, client, pages, partition_index, run_id=None):
         """Rows (tuples) from pages of JSON records, or one RecordBatch per page with arrow=true.
 
         One converter per call: it is built from the schema once, then applied per record.
+        `client` is the task's: it sends the dead letters and its counts are the task's metrics.
         `run_id` names the read in dead-letter keys: by default this reader's `run_id`; a stream
         reader passes one that a replay of the same micro-batch repeats.
         """
-        converter = RecordConverter(
+        converter = self.converter_class(
             self.schema, self.options["mode"], self.options["columnNameOfCorruptRecord"], self.key_field
         )
         dead_letters = self._dead_letters_for(converter, partition_index, run_id or self.run_id)
@@ -157,7 +162,7 @@ class PracticeReader:
                     yield rows_to_record_batch(rows, self.schema)
             finished = True
         finally:
-            self._end_of_partition(partition_index, produced, converter, dead_letters, finished)
+            self._end_of_partition(client, partition_index, produced, converter, dead_letters, finished)
 
     def _dead_letters_for(self, converter, partition_index, run_id):
         """With option deadLetterTable (and a mode that keeps going), malformed records are set aside."""
@@ -171,23 +176,18 @@ class PracticeReader:
         converter.on_malformed = set_aside
         return dead_letters
 
-    def _end_of_partition(self, partition_index, rows, converter, dead_letters, finished):
+    def _end_of_partition(self, client, partition_index, rows, converter, dead_letters, finished):
         """Send the dead letters and log the task's metrics (also when Spark stops reading early)."""
-        client = self._task_client if self._task_client is not None and not self._task_client.closed else None
         sent = 0
         if dead_letters is not None and dead_letters.pending:
             try:
-                if client is not None:
-                    dead_letters.flush(client)
-                else:
-                    with PracticeClient(self.options) as own:
-                        dead_letters.flush(own)
+                dead_letters.flush(client)
             except Exception as problem:
                 if finished:
                     raise
                 log.warning("could not write dead letters to table %s: %s", dead_letters.table, problem)
             sent = dead_letters.sent
-        metrics = client.metrics() if client is not None else {}
+        metrics = client.metrics()
         log.info(
             "read partition %s finished: %d rows, %d malformed", partition_index, rows, converter.malformed,
             extra={**task_fields(), "resource": self.resource, "partition": partition_index, "rows": rows,
@@ -214,9 +214,10 @@ class PracticeBatchReader(PracticeReader, DataSourceReader):
 
     def partitions(self):
         partitioning = self.options["partitioning"]
+        self.prepare()
         if self._nothing_matches():
             return [EmptyPartition()]
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             if self.resource == "events":
                 return self._plan_events(client, partitioning)
             if self.resource == "entities":
@@ -267,9 +268,9 @@ class PracticeBatchReader(PracticeReader, DataSourceReader):
         # (Spark 4.0 and 4.1) or InputPartition(None) (4.2+) -- read nothing too.
         if partition is None or isinstance(partition, EmptyPartition) or type(partition) is InputPartition:
             return
-        # BEGIN SOLUTION: open one client for this partition in a `with` block (it closes the session on every way out), then yield from self.convert_pages(self._pages(client, partition), partition.index)
-        with self.client() as client:
-            yield from self.convert_pages(self._pages(client, partition), partition.index)
+        # BEGIN SOLUTION: read the partition's pages with one client, closed on every way out
+        with self.client_class(self.options) as client:
+            yield from self.convert_pages(client, self._pages(client, partition), partition.index)
         # END SOLUTION
 
     def _pages(self, client, partition):

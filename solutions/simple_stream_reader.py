@@ -18,6 +18,7 @@ from solutions.reader import PracticeReader
 from solutions.stream_reader import (
     HAS_ADMISSION_CONTROL,
     SupportsTriggerAvailableNow,
+    capped_end,
     check_stream_options,
     feed_pages,
     latest_seq,
@@ -32,7 +33,7 @@ class PracticeSimpleStreamReader(PracticeReader, SimpleDataSourceStreamReader, S
     """Reads the events feed on the driver; `maxRecordsPerTrigger` caps each batch on Spark 4.2+."""
 
     def __init__(self, options, schema):
-        check_stream_options(options)  # before the base class asks the service for the schema
+        check_stream_options(options)
         super().__init__(options, schema)
         if options["arrow"]:
             raise OptionError("option arrow=true needs the full stream reader: use streamReader=full")
@@ -43,12 +44,13 @@ class PracticeSimpleStreamReader(PracticeReader, SimpleDataSourceStreamReader, S
 
     def initialOffset(self):
         if self.initial_seq is None:
-            with self.client() as client:
+            self.prepare()
+            with self.client_class(self.options) as client:
                 self.initial_seq = starting_seq(self.options, client)
         return make_offset(self.initial_seq)
 
     def prepareForTriggerAvailableNow(self):
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             self.available_now_seq = latest_seq(client)
 
     def read(self, start):
@@ -60,15 +62,14 @@ class PracticeSimpleStreamReader(PracticeReader, SimpleDataSourceStreamReader, S
         """
         if not HAS_ADMISSION_CONTROL:
             warn_once_limit_ignored(self)
-        # BEGIN SOLUTION: end at the feed's latest seq, capped by available_now_seq, and by max_records on Spark 4.2+ only; read (start, end] now and return (iter(rows), make_offset(end))
+        # BEGIN SOLUTION: read what is new now, within the limits, and say where the batch ends
         start_seq = offset_seq(start)
-        with self.client() as client:
-            end_seq = latest_seq(client)
+        self.prepare()
+        with self.client_class(self.options) as client:
+            latest = latest_seq(client)
             if self.available_now_seq is not None:
-                end_seq = min(end_seq, self.available_now_seq)
-            if self.max_records is not None and HAS_ADMISSION_CONTROL:
-                end_seq = min(end_seq, start_seq + self.max_records)
-            end_seq = max(end_seq, start_seq)
+                latest = min(latest, self.available_now_seq)
+            end_seq = capped_end(start_seq, latest, self.max_records if HAS_ADMISSION_CONTROL else None)
             rows = list(self._rows(client, start_seq, end_seq))  # all read now, on the driver
         return iter(rows), make_offset(end_seq)
         # END SOLUTION
@@ -76,7 +77,8 @@ class PracticeSimpleStreamReader(PracticeReader, SimpleDataSourceStreamReader, S
     def readBetweenOffsets(self, start, end):
         """The rows of `(start, end]` again, identical to what `read` returned for that batch."""
         # BEGIN SOLUTION: read exactly (start, end] from the feed, never "what is new"
-        with self.client() as client:
+        self.prepare()
+        with self.client_class(self.options) as client:
             yield from self._rows(client, offset_seq(start), offset_seq(end))
         # END SOLUTION
 
@@ -88,4 +90,4 @@ class PracticeSimpleStreamReader(PracticeReader, SimpleDataSourceStreamReader, S
         # replay of the same batch (readBetweenOffsets, in a task) reads the same range. So the
         # range names the run in dead-letter keys: a replayed batch records its dead letters once.
         pages = feed_pages(client, after_seq, until_seq, self.options["pageSize"])
-        return self.convert_pages(pages, 0, f"seqs-{after_seq}-{until_seq}")
+        return self.convert_pages(client, pages, 0, f"seqs-{after_seq}-{until_seq}")

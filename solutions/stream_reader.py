@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pyspark.sql.datasource import DataSourceStreamReader, InputPartition
 
 from solutions.client import ServiceError
+from solutions.observability import micro_batch, micro_batch_id
 from solutions.options import OptionError
 from solutions.reader import PracticeReader
 
@@ -146,22 +147,6 @@ def warn_once_limit_ignored(reader):
     )
 
 
-def micro_batch_run_id():
-    """`<query id>:<batch id>` inside a micro-batch's task, else None.
-
-    Spark keeps both in the checkpoint: a batch replayed after a restart has the same ids, so
-    dead letters keyed by them are not recorded twice.
-    """
-    from pyspark import TaskContext
-
-    context = TaskContext.get()
-    if context is None:
-        return None
-    query_id = context.getLocalProperty("sql.streaming.queryId")
-    batch_id = context.getLocalProperty("streaming.sql.batchId")
-    return f"{query_id}:{batch_id}" if query_id is not None and batch_id is not None else None
-
-
 def latest_seq(client):
     return client.get("/v1/events/latest")["seq"]
 
@@ -216,7 +201,7 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
     """
 
     def __init__(self, options, schema):
-        check_stream_options(options)  # before the base class asks the service for the schema
+        check_stream_options(options)
         super().__init__(options, schema)
         self.max_records = options["maxRecordsPerTrigger"]  # Spark 4.2+ only: see the module docstring
         self.limit_warning_given = False
@@ -229,7 +214,8 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
     def initialOffset(self):
         """Where a new query starts; a restarted query continues from its checkpoint instead."""
         if self.initial_seq is None:
-            with self.client() as client:
+            self.prepare()
+            with self.client_class(self.options) as client:
                 self.initial_seq = starting_seq(self.options, client)
         return make_offset(self.initial_seq)
 
@@ -251,7 +237,8 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
         if start is None:
             warn_once_limit_ignored(self)  # Spark 4.0/4.1: maxRecordsPerTrigger cannot apply
         # BEGIN SOLUTION: legacy call (start is None): the feed's end, never before last_end_seq or the initial offset, no cap; else start from `start` and cap with limit.max_rows for ReadMaxRows; never past available_now_seq
-        with self.client() as client:
+        self.prepare()
+        with self.client_class(self.options) as client:
             latest = latest_seq(client)
         if start is None:  # Spark 4.0/4.1: no read limit, and a cap would end AvailableNow/Once runs early
             start_seq = self.last_end_seq if self.last_end_seq is not None else offset_seq(self.initialOffset())
@@ -268,12 +255,12 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
 
     def reportLatestOffset(self):
         """Spark 4.2+: the feed's true end, shown in the query progress next to what was read."""
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             return make_offset(latest_seq(client))
 
     def prepareForTriggerAvailableNow(self):
         """Spark 4.2+, Trigger.AvailableNow: read up to the feed's end now, then stop."""
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             self.available_now_seq = latest_seq(client)
 
     def partitions(self, start, end):
@@ -282,6 +269,7 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
         Spark 4.0/4.1 also call this after a restart with the last offset in the checkpoint
         (start == end, an empty plan): the legacy latestOffset() never ends a batch before it.
         """
+        self.prepare()  # Spark plans with a reader of its own, and this one's tasks need the key field
         start_seq, end_seq = offset_seq(start), offset_seq(end)
         self._remember_end(end_seq)
         return plan_seq_ranges(start_seq, end_seq, self.options["numPartitions"])
@@ -301,7 +289,7 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
         """The rows of one seq range, read with explicit bounds so a replay is identical."""
         if not isinstance(partition, SeqRangePartition):
             return  # InputPartition(None): Spark's stand-in for an empty plan
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             pages = feed_pages(client, partition.after_seq, partition.until_seq, self.options["pageSize"])
             # Dead letters keyed by query and batch: a batch replayed after a restart adds none twice.
-            yield from self.convert_pages(pages, partition.index, micro_batch_run_id())
+            yield from self.convert_pages(client, pages, partition.index, micro_batch_id(*micro_batch()))

@@ -35,9 +35,10 @@ import logging
 
 from pyspark.sql.datasource import DataSourceStreamWriter
 
-from solutions.conversion import row_to_json_converter
+from solutions.conversion import batch_rows, local_time_zone, row_to_json_converter
+from solutions.observability import BATCH_ID_PROPERTY, QUERY_ID_PROPERTY, micro_batch_id
 from solutions.options import OptionError
-from solutions.writer import PracticeCommitMessage, PracticeWriter, discard_leftover_stages, discard_quietly, write_metrics
+from solutions.writer import PracticeCommitMessage, PracticeWriter, staged, write_metrics
 
 try:  # PySpark 4.1+: a streaming writer that takes pyarrow RecordBatches
     from pyspark.sql.datasource import DataSourceStreamArrowWriter
@@ -46,22 +47,12 @@ except ImportError:  # PySpark 4.0
 
 log = logging.getLogger(__name__)
 
-BATCH_ID_PROPERTY = "streaming.sql.batchId"
-QUERY_ID_PROPERTY = "sql.streaming.queryId"
-
-
 @dataclasses.dataclass
 class PracticeStreamCommitMessage(PracticeCommitMessage):
     """A write task's report for one micro-batch: the batch commit message plus its batch."""
 
     batch_id: int = None
     query_id: str = None
-
-
-def commit_id_for(query_id, batch_id):
-    """A micro-batch's id: its commit id, and the write id its tasks stage under. The query id is
-    kept in the checkpoint, so a restarted query that runs batch N again uses the same id."""
-    return f"{query_id}:{batch_id}"
 
 
 def check_stream_write_options(writer):
@@ -76,13 +67,13 @@ def stage_micro_batch(writer, json_rows):
     """Executors: stage this task's rows; the commit message names the stage and the batch."""
     from pyspark import TaskContext
 
-    # BEGIN SOLUTION: read the batch id and the query id from TaskContext.get().getLocalProperty(...), stage the rows with writer.send(json_rows, write_id=commit_id_for(query_id, batch_id)) and return a PracticeStreamCommitMessage with all of it
+    # BEGIN SOLUTION: stage the rows under the micro-batch's id; say which batch and query they belong to
     context = TaskContext.get()
     batch_id = int(context.getLocalProperty(BATCH_ID_PROPERTY))
     query_id = context.getLocalProperty(QUERY_ID_PROPERTY)
     # The batch writer's staging, shared; under the micro-batch's id, so that commit and abort
     # (and the batch's run after a restart) find stages that no commit message names.
-    message = writer.send(json_rows, write_id=commit_id_for(query_id, batch_id))
+    message = writer.send(json_rows, write_id=micro_batch_id(query_id, batch_id))
     return PracticeStreamCommitMessage(**dataclasses.asdict(message), batch_id=batch_id, query_id=query_id)
     # END SOLUTION
 
@@ -94,46 +85,31 @@ def query_id_of(messages):
 
 def publish_micro_batch(writer, messages, batch_id):
     """Driver: publish every stage of batch `batch_id` at once, at most once per query and batch."""
-    stages = [message.stage_id for message in messages if message.stage_id]
-    if not stages and not writer.overwrite:
+    if not staged(messages) and not writer.overwrite:
         return  # an empty micro-batch appends nothing (complete mode overwrites: it goes on)
     wrong = {message.batch_id for message in messages} - {batch_id}
     if wrong:
         raise RuntimeError(f"commit of batch {batch_id} got commit messages of batch(es) {sorted(wrong)}")
     query_id = query_id_of(messages)
-    with writer.client() as client:
-        # BEGIN SOLUTION: POST .../commit with writer.post_to_table(client, path, body, idempotent=writer.exactly_once): the stages and mode, and with writer.exactly_once commit_id_for(query_id, batch_id); when the answer says "duplicate", discard this replay's stages (discard_quietly) and keep the results in `discarded`
-        body = {"stage_ids": stages, "mode": "overwrite" if writer.overwrite else "append"}
-        if writer.exactly_once and query_id is not None:
-            body["commit_id"] = commit_id_for(query_id, batch_id)
-        # With a commit id a retried commit cannot publish twice; without one it could.
-        answer = writer.post_to_table(client, writer.table_path("/commit"), body, idempotent=writer.exactly_once)
-        if answer.get("duplicate"):
-            # Published before a restart; this replay's stages hold the same rows again.
-            # (Or published by this very commit, whose answer was lost and which was retried:
-            # then its stages are committed, and discarding them fails.)
-            discarded = [discard_quietly(client, writer.table_path(f"/stages/{stage_id}")) for stage_id in stages]
-        # END SOLUTION
-        if query_id is not None:  # and the stages of this batch that no message names
-            discard_leftover_stages(client, writer.table_path, commit_id_for(query_id, batch_id), messages)
-    event = "batch already published" if answer.get("duplicate") and any(discarded) else "batch published"
+    # BEGIN SOLUTION: the micro-batch's id names the write and, with exactlyOnce, the commit
+    micro_batch = None if query_id is None else micro_batch_id(query_id, batch_id)
+    with writer.client_class(writer.options) as client:
+        published = writer.publish(client, messages, micro_batch if writer.exactly_once else None, micro_batch)
+    # END SOLUTION
+    event = "batch published" if published else "batch already published"
     metrics = write_metrics(messages)
-    log.info("%s: batch %d, %d rows in %d stages, table %s", event, batch_id, metrics["rows"], len(stages), writer.table,
-             extra={"table": writer.table, "batch_id": batch_id, "event": event, **metrics})
+    log.info("%s: batch %d, %d rows in %d stages, table %s", event, batch_id, metrics["rows"], len(staged(messages)),
+             writer.table, extra={"table": writer.table, "batch_id": batch_id, "event": event, **metrics})
 
 
 def discard_micro_batch(writer, messages, batch_id):
-    """Driver: a batch failed; discard what its successful tasks staged (failed tasks send None)."""
-    stages = [message.stage_id for message in messages if message is not None and message.stage_id]
-    with writer.client() as client:
-        # BEGIN SOLUTION: discard (discard_quietly) every stage in `stages`
-        for stage_id in stages:
-            discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))
-        # END SOLUTION
-        query_id = query_id_of(messages)
-        if query_id is not None:  # and the stages of tasks whose process died
-            discard_leftover_stages(client, writer.table_path, commit_id_for(query_id, batch_id), messages)
-    log.warning("batch %d for table %s aborted; %d stages discarded", batch_id, writer.table, len(stages),
+    """Driver: a batch failed; discard what its tasks staged (failed tasks send None)."""
+    query_id = query_id_of(messages)
+    # BEGIN SOLUTION: discard the stages, and the micro-batch's leftovers (its id names the write)
+    with writer.client_class(writer.options) as client:
+        writer.discard(client, messages, None if query_id is None else micro_batch_id(query_id, batch_id))
+    # END SOLUTION
+    log.warning("batch %d for table %s aborted; %d stages discarded", batch_id, writer.table, len(staged(messages)),
                 extra={"table": writer.table, "batch_id": batch_id, "event": "batch aborted", **write_metrics(messages)})
 
 
@@ -147,7 +123,8 @@ class PracticeStreamWriter(PracticeWriter, DataSourceStreamWriter):
 
     def write(self, iterator):
         to_json = row_to_json_converter(self.schema)
-        return stage_micro_batch(self, (to_json(row) for row in iterator))
+        with local_time_zone("UTC"):  # Spark's Rows hold naive local times, which lose the DST fold elsewhere
+            return stage_micro_batch(self, (to_json(row) for row in iterator))
 
     def commit(self, messages, batchId):
         publish_micro_batch(self, messages, batchId)
@@ -158,23 +135,12 @@ class PracticeStreamWriter(PracticeWriter, DataSourceStreamWriter):
 
 if DataSourceStreamArrowWriter is not None:
 
-    class PracticeStreamArrowWriter(PracticeWriter, DataSourceStreamArrowWriter):
-        """Like PracticeStreamWriter, but takes pyarrow RecordBatches (option arrow=true)."""
-
-        def __init__(self, options, schema, overwrite):
-            super().__init__(options, schema, overwrite)
-            check_stream_write_options(self)
-            self.exactly_once = options["exactlyOnce"]
+    class PracticeStreamArrowWriter(PracticeStreamWriter, DataSourceStreamArrowWriter):
+        """PracticeStreamWriter taking pyarrow RecordBatches (option arrow=true): only `write` differs."""
 
         def write(self, iterator):
             to_json = row_to_json_converter(self.schema)
-            return stage_micro_batch(self, (to_json(record) for batch in iterator for record in batch.to_pylist()))
-
-        def commit(self, messages, batchId):
-            publish_micro_batch(self, messages, batchId)
-
-        def abort(self, messages, batchId):
-            discard_micro_batch(self, messages, batchId)
+            return stage_micro_batch(self, (to_json(record) for batch in iterator for record in batch_rows(batch)))
 
 else:
     PracticeStreamArrowWriter = None  # PySpark 4.0 has no streaming Arrow writer

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pyspark.sql.datasource import DataSourceArrowWriter, DataSourceWriter, WriterCommitMessage
 
 from solutions.client import PracticeClient, ServiceError
-from solutions.conversion import local_time_zone, row_to_json_converter
+from solutions.conversion import batch_rows, local_time_zone, row_to_json_converter
 from solutions.observability import configure_logging, sum_metrics, task_fields
 from solutions.options import OptionError, require
 from solutions.resilience import DeadLetters, check_dead_letter_table, create_dead_letter_table
@@ -59,7 +59,13 @@ class PracticeCommitMessage(WriterCommitMessage):
 
 
 class PracticeWriter:
-    """What every writer to the practice service shares: options, table, sending rows."""
+    """What every writer to the practice service shares: options, table, sending rows.
+
+    `client_class` is the client every request goes through (tasks, commit and abort): a lab
+    plugs its own in with a subclass that sets it.
+    """
+
+    client_class = PracticeClient
 
     def __init__(self, options, schema, overwrite):
         require(options, "url", "to write to the practice service")
@@ -83,9 +89,6 @@ class PracticeWriter:
     def __repr__(self):
         return f"{type(self).__name__}(table={self.table!r}, protocol={self.protocol!r}, options={self.options!r})"
 
-    def client(self):
-        return PracticeClient(self.options)
-
     def table_path(self, suffix=""):
         return f"/v1/tables/{self.table}{suffix}"
 
@@ -96,7 +99,7 @@ class PracticeWriter:
         where these requests would be repeated, and fail an abort during an outage.
         """
         dead_letter_table = self.options["deadLetterTable"]
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             client.check_health()  # one clear error for a wrong URL, TLS mismatch or a service that is down
             if dead_letter_table:
                 check_dead_letter_table(client, dead_letter_table)  # before anything is created
@@ -148,7 +151,7 @@ class PracticeWriter:
         context = TaskContext.get()
         message = PracticeCommitMessage(partition_id=context.partitionId() if context else 0,
                                         write_id=write_id or self.commit_id)
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             self._dead_letters = self._new_dead_letters(message)
             try:
                 if self.protocol == "idempotent":
@@ -278,39 +281,61 @@ class PracticeWriter:
 
     # -- driver -----------------------------------------------------------------------------
 
+    def publish(self, client, messages, commit_id, write_id):
+        """Publish the stages the messages name in one atomic commit; False when it was published before.
+
+        The commit replaces the table's rows when overwriting (overwrite mode, a stream's complete
+        mode) and appends otherwise. The service publishes a `commit_id` once: a commit it has
+        seen (sent again after a lost answer, or a micro-batch replayed after a restart) publishes
+        nothing, and the stages of the replay hold the same rows again, so they are discarded.
+        Then the open stages of write `write_id` that no message names go (tasks that died).
+        """
+        stages = staged(messages)
+        # BEGIN SOLUTION: one POST .../commit (self.post_to_table) naming the stages, mode and commit id
+        body = {"stage_ids": stages, "mode": "overwrite" if self.overwrite else "append"}
+        if commit_id is not None:
+            body["commit_id"] = commit_id
+        # Safe to send again only with a commit id: without one, a retry could publish twice.
+        answer = self.post_to_table(client, self.table_path("/commit"), body, idempotent=commit_id is not None)
+        # END SOLUTION
+        # A replay's stages (or, after a lost answer, this commit's own, which then stay published).
+        replayed = answer.get("duplicate") and any([discard_quietly(client, self.table_path(f"/stages/{stage_id}"))
+                                                    for stage_id in stages])
+        if write_id is not None:
+            discard_leftover_stages(client, self.table_path, write_id, messages)
+        return not replayed
+
+    def discard(self, client, messages, write_id):
+        """Discard the stages the messages name, then the open stages of write `write_id` no message names.
+
+        A failed task sends None, having discarded its own stage, unless its process died.
+        """
+        # BEGIN SOLUTION: discard (discard_quietly) the stage of every message that names one
+        for stage_id in staged(messages):
+            discard_quietly(client, self.table_path(f"/stages/{stage_id}"))
+        # END SOLUTION
+        if write_id is not None:
+            discard_leftover_stages(client, self.table_path, write_id, messages)
+
     def commit(self, messages):
+        """Driver, once per write: publish every task's stage at once, under this write's commit id."""
         configure_logging(self.options)  # this driver-side process may not have opened a client yet
         if self.protocol == "staged":
-            with self.client() as client:
-                # BEGIN SOLUTION: one POST to .../commit with the stage_ids of all messages (skip tasks without a stage), mode "overwrite" or "append", and self.commit_id; post it with self.post_to_table(client, path, body, idempotent=True), which creates the table if no task did
-                body = {
-                    "stage_ids": [message.stage_id for message in messages if message.stage_id],
-                    "mode": "overwrite" if self.overwrite else "append",
-                    "commit_id": self.commit_id,
-                }
-                # The commit id makes a repeat publish nothing.
-                self.post_to_table(client, self.table_path("/commit"), body, idempotent=True)
-                # END SOLUTION
-                # and the stages of tasks that died, or that Spark ran again: no message names them
-                discard_leftover_stages(client, self.table_path, self.commit_id, messages)
+            with self.client_class(self.options) as client:
+                self.publish(client, messages, self.commit_id, self.commit_id)
         self.last_metrics = write_metrics(messages)
         log.info("wrote %d rows (%d already present) in %d partitions to table %s (%s)", self.last_metrics["rows"],
                  self.last_metrics["already_present"], len(messages), self.table, self.protocol,
                  extra={"table": self.table, "event": "write committed", **self.last_metrics})
 
     def abort(self, messages):
+        """Driver, when a task failed for good: nothing of the write may become visible."""
         configure_logging(self.options)
-        # Failed tasks send None; they discarded their own stages, unless their process died.
-        stages = [message.stage_id for message in messages if message is not None and message.stage_id]
         if self.protocol == "staged":
-            with self.client() as client:
-                # BEGIN SOLUTION: discard (discard_quietly) every stage in `stages` (the stages the messages name; None is a failed task)
-                for stage_id in stages:
-                    discard_quietly(client, self.table_path(f"/stages/{stage_id}"))
-                # END SOLUTION
-                discard_leftover_stages(client, self.table_path, self.commit_id, messages)  # tasks that died
+            with self.client_class(self.options) as client:
+                self.discard(client, messages, self.commit_id)
         self.last_metrics = write_metrics(messages)
-        log.warning("write to table %s aborted; %d staged partitions discarded", self.table, len(stages),
+        log.warning("write to table %s aborted; %d staged partitions discarded", self.table, len(staged(messages)),
                     extra={"table": self.table, "event": "write aborted", **self.last_metrics})
 
 
@@ -327,9 +352,9 @@ class PracticeArrowWriter(PracticeWriter, DataSourceArrowWriter):
     """Writes pyarrow RecordBatches (option arrow=true): no per-row Row objects in between."""
 
     def write(self, iterator):
-        # BEGIN SOLUTION: the iterator gives pyarrow.RecordBatches; turn each record of batch.to_pylist() into JSON with row_to_json_converter(self.schema) and return self.send(...) of them
+        # BEGIN SOLUTION: send the JSON form of every row of every batch (batch_rows)
         to_json = row_to_json_converter(self.schema)
-        return self.send(to_json(record) for batch in iterator for record in batch.to_pylist())
+        return self.send(to_json(record) for batch in iterator for record in batch_rows(batch))
         # END SOLUTION
 
 
@@ -345,6 +370,11 @@ def batches(items, size):
         yield batch
 
 
+def staged(messages):
+    """The stage ids the commit messages name (a failed task sends None; a task without rows, no stage)."""
+    return [message.stage_id for message in messages if message is not None and message.stage_id]
+
+
 def discard_leftover_stages(client, table_path, write_id, messages):
     """Discard the open stages of write `write_id` that no commit message names; how many.
 
@@ -354,7 +384,7 @@ def discard_leftover_stages(client, table_path, write_id, messages):
     after this listing stays open. Quiet, like `discard_quietly`: the commit, or the error that
     caused an abort, matters more.
     """
-    named = {message.stage_id for message in messages if message is not None and message.stage_id}
+    named = set(staged(messages))
     try:
         stages = client.get(table_path("/stages"), {"write_id": write_id})["stages"]
     except Exception as problem:

@@ -35,7 +35,7 @@ def dying_sink(name, marker, straggler=False):
 
     def await_the_abort(writer):
         deadline = time.monotonic() + 60
-        with writer.client() as client:
+        with writer.client_class(writer.options) as client:
             while time.monotonic() < deadline:
                 path = writer.table_path("/stages")
                 if os.path.exists(marker) and not client.get(path, {"write_id": writer.commit_id})["stages"]:
@@ -55,16 +55,8 @@ def dying_sink(name, marker, straggler=False):
             return super().write(until_death(iterator))
 
     class DyingSink(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return name
-
-        def writer(self, schema, overwrite):
-            writer = DyingBatchWriter(self.parsed_options(), schema, overwrite)
-            writer.prepare()
-            return writer
-
-        def streamWriter(self, schema, overwrite):
-            return DyingStreamWriter(self.parsed_options(), schema, overwrite)
+        short_name = name
+        batch_writer = DyingBatchWriter
+        stream_writer = DyingStreamWriter
 
     return DyingSink

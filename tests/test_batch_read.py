@@ -147,8 +147,9 @@ def test_an_incompatible_type_is_named(read):
 
 def test_schema_mismatches_are_all_listed(service):
     options = parse_options({"url": service.url, "resource": "kv"})
+    reader = PracticeBatchReader(options, _schema("key string, token int, colour string, _corrupt_record int"))
     with pytest.raises(SchemaMismatchError) as error:
-        PracticeBatchReader(options, _schema("key string, token int, colour string, _corrupt_record int"))
+        reader.prepare()  # before planning; the constructor only checks options
     message = str(error.value)
     assert "column 'token' is bigint in kv, the schema asks for int" in message
     assert "column 'colour' is not a field of kv" in message

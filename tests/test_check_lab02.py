@@ -33,10 +33,10 @@ class ForLoopPages(PracticeClient):
 
 class TryFinallyRead(PracticeBatchReader):
     def read(self, partition):
-        client = self.client()
+        client = self.client_class(self.options)
         client.__enter__()
         try:
-            for row in self.convert_pages(self._pages(client, partition), partition.index):
+            for row in self.convert_pages(client, self._pages(client, partition), partition.index):
                 yield row
         finally:
             client.close()
@@ -100,8 +100,8 @@ class NoLimit(PracticeClient):
 
 class NoWith(PracticeBatchReader):
     def read(self, partition):
-        client = self.client().__enter__()
-        yield from self.convert_pages(self._pages(client, partition), partition.index)
+        client = self.client_class(self.options).__enter__()
+        yield from self.convert_pages(client, self._pages(client, partition), partition.index)
         client.close()  # the mistake: never reached after an error or an early stop
 
 
@@ -114,7 +114,7 @@ class FreshSessionPerRequest(PracticeClient):
 class SessionPerPage(PracticeBatchReader):
     def read(self, partition):
         client = FreshSessionPerRequest(self.options)
-        yield from self.convert_pages(self._pages(client, partition), partition.index)
+        yield from self.convert_pages(client, self._pages(client, partition), partition.index)
 
 
 def test_reference_passes(spark, spark_service_url, service):

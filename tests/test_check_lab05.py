@@ -46,12 +46,12 @@ class OwnMessage(PracticeBatchWriter):
         return Counted(stage=message.stage_id, written=message.rows)
 
     def commit(self, messages):
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             body = {"stage_ids": [m.stage for m in messages if m.stage], "mode": "overwrite" if self.overwrite else "append"}
             client.post(self.table_path("/commit"), body, idempotent=True)
 
     def abort(self, messages):
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             for message in messages:
                 if message is not None and message.stage:
                     client.delete(self.table_path(f"/stages/{message.stage}"))

@@ -56,7 +56,7 @@ class GappedRanges(PracticeStreamReader):
 class ReadsWhatIsNew(PracticeStreamReader):
     def read(self, partition):
         # the mistake: everything after after_seq that the feed has now, ignoring until_seq
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             after, pages = partition.after_seq, []
             while True:
                 items = client.get("/v1/events/feed", {"after_seq": after, "limit": 100})["items"]
@@ -64,7 +64,7 @@ class ReadsWhatIsNew(PracticeStreamReader):
                     break
                 pages.append(items)
                 after += len(items)
-            yield from self.convert_pages(iter(pages), partition.index)
+            yield from self.convert_pages(client, iter(pages), partition.index)
 
 
 class IgnoresTheReadLimit(PracticeStreamReader):
@@ -80,7 +80,7 @@ class CapsTheLegacyLatestOffset(PracticeStreamReader):
     def latestOffset(self, start=None, limit=None):
         if start is not None:
             return super().latestOffset(start, limit)
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             latest = latest_seq(client)
         start_seq = self.last_end_seq if self.last_end_seq is not None else offset_seq(self.initialOffset())
         end = capped_end(start_seq, latest, self.max_records)  # the mistake: Spark 4.0/4.1 stop AvailableNow here
@@ -92,7 +92,7 @@ class EndsBeforeItStarts(PracticeStreamReader):
     def latestOffset(self, start=None, limit=None):
         if start is not None:
             return super().latestOffset(start, limit)
-        with self.client() as client:
+        with self.client_class(self.options) as client:
             return make_offset(latest_seq(client))  # the mistake: the feed's end, even before the stream's start
 
 

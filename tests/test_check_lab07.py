@@ -26,7 +26,7 @@ class AtLeastOnce(PracticeStreamWriter):
     def commit(self, messages, batchId):
         stages = [message.stage_id for message in messages if message.stage_id]
         if stages:
-            with self.client() as client:  # the mistake: no commit_id, so a replay publishes again
+            with self.client_class(self.options) as client:  # the mistake: no commit_id, so a replay publishes again
                 client.post(self.table_path("/commit"), {"stage_ids": stages, "mode": "append"})
 
 

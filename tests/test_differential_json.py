@@ -77,10 +77,7 @@ def quirky(spark, spark_service_url, files):
 
 
 def events_ddl(service):
-    from solutions.options import parse_options
-    from solutions.reader import fetch_service_schema
-
-    return fetch_service_schema(parse_options({"url": service.url}))["ddl"]
+    return PracticeDataSource(options={"url": service.url}).schema()
 
 
 def connector(spark, service, ddl, mode, **options):

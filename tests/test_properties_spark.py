@@ -48,16 +48,15 @@ class ArrowInZone(PracticeArrowWriter):
 class PracticeInZone(PracticeDataSource):
     """The practice connector, its Python writers running with local time in option workerTimeZone."""
 
-    @classmethod
-    def name(cls):
-        return "practice_in_zone"
+    short_name = "practice_in_zone"
+    batch_writer = RowsInZone
+    arrow_writer = ArrowInZone
 
     def parsed_options(self):
         return parse_options({key: value for key, value in self.options.items() if key.lower() != "workertimezone"})
 
     def writer(self, schema, overwrite):
-        options = self.parsed_options()
-        writer = (ArrowInZone if options["arrow"] else RowsInZone)(options, schema, overwrite)
+        writer = super().writer(schema, overwrite)
         writer.zone = self.options["workerTimeZone"]
         return writer
 
@@ -111,6 +110,15 @@ def test_the_first_and_last_days_of_sparks_range_are_written(write_in_zone, arro
     # 0001-01-01 is a common "no date" sentinel; Python's naive astimezone() fails on it
     micros = [MIN_MICROS, MIN_MICROS + DAY // 2, MIN_MICROS + DAY - 1, MAX_MICROS - DAY // 2, MAX_MICROS]
     assert write_in_zone(micros, "UTC", arrow) == {index: dst.utc_text(value) for index, value in enumerate(micros)}
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("zone, micros", [("America/New_York", MIN_MICROS), ("Asia/Kolkata", MAX_MICROS)],
+                         ids=["first-instant-is-year-0-in-new-york", "last-instant-is-year-10000-in-kolkata"])
+def test_the_arrow_writers_write_instants_whose_local_time_python_cannot_hold(write_in_zone, zone, micros):
+    # The batch holds the session's zone; its wall-clock time there is outside years 1-9999
+    # (the Row path fails inside PySpark for these: only the Arrow writers can take them).
+    assert write_in_zone([micros], zone, arrow=True) == {0: dst.utc_text(micros)}
 
 
 # A handful of examples by default (each is two Spark jobs); the large profile runs more. No

@@ -192,12 +192,8 @@ class ClaimsButIgnoresReader(PracticePushdownReader):
 
 
 class ClaimsButIgnoresSource(PracticeDataSource):
-    @classmethod
-    def name(cls):
-        return "practice_claims_but_ignores"
-
-    def reader(self, schema):
-        return ClaimsButIgnoresReader(self.parsed_options(), schema)
+    short_name = "practice_claims_but_ignores"
+    batch_reader = ClaimsButIgnoresReader
 
 
 @pytest.mark.spark

@@ -103,10 +103,7 @@ def pushdown(spark, on):
 
 
 def frame(spark, url, mode, on, condition=None):
-    from solutions.options import parse_options
-    from solutions.reader import fetch_service_schema
-
-    ddl = fetch_service_schema(parse_options({"url": url}))["ddl"] + (f", {CORRUPT} string" if mode == "PERMISSIVE" else "")
+    ddl = PracticeDataSource(options={"url": url}).schema() + (f", {CORRUPT} string" if mode == "PERMISSIVE" else "")
     df = (spark.read.format("practice").option("url", url).option("mode", mode).option("partitioning", "none")
           .option("logLevel", "WARNING").option("filterPushdown", str(on).lower()).schema(ddl).load())
     return df if condition is None else df.where(condition)

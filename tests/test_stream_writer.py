@@ -11,7 +11,8 @@ import pytest
 
 from solutions.client import PracticeClient, ServiceError
 from solutions.options import OptionError, parse_options
-from solutions.stream_writer import PracticeStreamCommitMessage, PracticeStreamWriter, commit_id_for
+from solutions.observability import micro_batch_id
+from solutions.stream_writer import PracticeStreamCommitMessage, PracticeStreamWriter
 from killed_tasks import dying_sink
 from streaming_job import PROCESSING_TIME, data_batches, feed_summary, read_feed, register, start_feed_to_table, table_summary
 
@@ -44,7 +45,7 @@ def make_writer(feed, table, overwrite=False, **options):
 
 def staged_task(writer, seqs, batch_id, query_id="query-1"):
     """What `write` does in one task of batch `batch_id`: stage rows under the batch, report the stage."""
-    message = writer.send(({"seq": seq, "note": f"row {seq}"} for seq in seqs), write_id=commit_id_for(query_id, batch_id))
+    message = writer.send(({"seq": seq, "note": f"row {seq}"} for seq in seqs), write_id=micro_batch_id(query_id, batch_id))
     return PracticeStreamCommitMessage(**dataclasses.asdict(message), batch_id=batch_id, query_id=query_id)
 
 
@@ -192,7 +193,7 @@ def test_stream_to_table_is_exact_and_keyed_by_batch_id(spark, feed, tmp_path, a
     with PracticeClient(parse_options({"url": feed.url})) as client:
         for batch_id, _, _, _ in batches:
             stage = client.post(f"/v1/tables/{table}/stages")["stage_id"]
-            body = {"stage_ids": [stage], "mode": "append", "commit_id": commit_id_for(str(query.id), batch_id)}
+            body = {"stage_ids": [stage], "mode": "append", "commit_id": micro_batch_id(str(query.id), batch_id)}
             assert client.post(f"/v1/tables/{table}/commit", body).get("duplicate") is True
 
 
@@ -302,9 +303,7 @@ def test_spark_makes_a_stream_writer_to_plan_each_micro_batch_and_for_each_commi
     made = tmp_path / "stream-writers-made"
 
     class CountingSink(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return "practice_counting"
+        short_name = "practice_counting"
 
         def streamWriter(self, schema, overwrite):
             with open(made, "a") as record:  # in the driver-side Python process Spark started

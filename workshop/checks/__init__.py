@@ -107,24 +107,3 @@ def spark_error_text(error):
         if line and not line.startswith(("An error occurred while calling", "at ")):
             return line
     return type(error).__name__
-
-
-def source_with_client(client_class, name):
-    """A data source named `name` whose reader (planning and every task) uses `client_class`."""
-    from solutions.datasource import PracticeDataSource
-    from solutions.reader import PracticeBatchReader
-
-    class CheckedReader(PracticeBatchReader):
-        def client(self):
-            self._task_client = client_class(self.options)  # the reader reports this client's metrics
-            return self._task_client
-
-    class CheckedSource(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return name
-
-        def reader(self, schema):
-            return CheckedReader(self.parsed_options(), schema)
-
-    return CheckedSource

@@ -43,25 +43,6 @@ def still_open(counts):
     return sum(1 for session in counts.opened if id(session) not in counts.closed)
 
 
-def glued_source(client_class, reader_class):
-    """A data source whose reader is the learner's, with client() giving the learner's client."""
-    from solutions.datasource import PracticeDataSource
-
-    class CheckedReader(reader_class):
-        def client(self):
-            return client_class(self.options)
-
-    class CheckedSource(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return "lab02_check"
-
-        def reader(self, schema):
-            return CheckedReader(self.parsed_options(), schema)
-
-    return CheckedSource, CheckedReader
-
-
 def check(report, PracticeClient, PracticeBatchReader, url, service=None):
     from pyspark.sql.types import DecimalType, LongType, StringType, StructField, StructType, TimestampType
 
@@ -70,8 +51,18 @@ def check(report, PracticeClient, PracticeBatchReader, url, service=None):
     from solutions.partitioning import TimeWindowPartition
     from workshop.spark import get_spark
 
+    from solutions.datasource import PracticeDataSource
+
     truth = practice_service(url, service).truth
-    source, reader_class = glued_source(PracticeClient, PracticeBatchReader)
+
+    class CheckedReader(PracticeBatchReader):
+        client_class = PracticeClient  # the learner's client, in planning and in every task
+
+    class CheckedSource(PracticeDataSource):
+        short_name = "lab02_check"
+        batch_reader = CheckedReader
+
+    source, reader_class = CheckedSource, CheckedReader
     schema = StructType(
         [
             StructField("seq", LongType()),
@@ -150,14 +141,14 @@ def check(report, PracticeClient, PracticeBatchReader, url, service=None):
             return f"read() gave {'more than ' if len(got) > 2 * expected else ''}{len(got)} rows for a window of {expected} events"
         pages = -(-expected // 300)
         if not counts.opened:
-            return "read() opened no requests.Session: open one with self.client() in a `with` block"
+            return "read() opened no requests.Session: open one with self.client_class(self.options) in a `with` block"
         if len(counts.opened) > 1:
             return (
                 f"read() opened {len(counts.opened)} sessions for one partition of {pages} pages: open one client "
-                "per partition (with self.client() as client:) and reuse it for every page"
+                "per partition (with self.client_class(self.options) as client:) and reuse it for every page"
             )
         if still_open(counts):
-            return "read() left its session open after the last page: use `with self.client() as client:`"
+            return "read() left its session open after the last page: use `with self.client_class(self.options) as client:`"
 
     def closed_when_stopped_early():
         checked = reader()
@@ -170,7 +161,7 @@ def check(report, PracticeClient, PracticeBatchReader, url, service=None):
         if still_open(counts):
             return (
                 f"after the read was stopped early (generator.close(), as for a LIMIT) {still_open(counts)} session(s) "
-                "stayed open: code after the loop never runs then; put the loop inside `with self.client() as client:`"
+                "stayed open: code after the loop never runs then; put the loop inside `with self.client_class(self.options) as client:`"
             )
 
     def closed_when_failing():
@@ -185,7 +176,7 @@ def check(report, PracticeClient, PracticeBatchReader, url, service=None):
             return f"the service answered HTTP 400, yet read() gave {len(rows)} rows and no error"
         if still_open(counts):
             return (
-                f"after read() failed, {still_open(counts)} session(s) stayed open: `with self.client() as client:` "
+                f"after read() failed, {still_open(counts)} session(s) stayed open: `with self.client_class(self.options) as client:` "
                 "closes it when an exception passes through"
             )
 

@@ -148,15 +148,12 @@ def read_plan(url, resource, plan, **options):
 
     class PlannedReader(PracticeBatchReader):
         def partitions(self):
+            self.prepare()  # the reference's setup (health probe, schema check), then the learner's plan
             return planned
 
     class PlannedSource(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return "lab03_planned"
-
-        def reader(self, schema):
-            return PlannedReader(self.parsed_options(), schema)
+        short_name = "lab03_planned"
+        batch_reader = PlannedReader
 
     spark = get_spark()
     spark.dataSource.register(PlannedSource)

@@ -106,24 +106,14 @@ def modes_source(converter_class):
     from solutions.datasource import PracticeDataSource
     from solutions.reader import PracticeBatchReader
 
+    learners_converter = converter_class
+
     class ModesReader(PracticeBatchReader):
-        def convert_pages(self, pages, partition_index):
-            converter = converter_class(
-                self.schema, self.options["mode"], self.options["columnNameOfCorruptRecord"], self.key_field
-            )
-            for page_number, items in enumerate(pages):
-                for item_number, record in enumerate(items):
-                    row = converter.convert(record, where=(partition_index, page_number, item_number))
-                    if row is not None:
-                        yield row
+        converter_class = learners_converter  # the learner's RecordConverter turns every record
 
     class ModesSource(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return "lab04_modes"
-
-        def reader(self, schema):
-            return ModesReader(self.parsed_options(), schema)
+        short_name = "lab04_modes"
+        batch_reader = ModesReader
 
     return ModesSource
 
@@ -380,10 +370,9 @@ def check(report, parse_timestamp, format_timestamp, decimal_converter, RecordCo
         def run():
             with PracticeService(**quirky_settings) as quirky:
                 quirky_box["service"] = quirky
-                from solutions.options import parse_options
-                from solutions.reader import fetch_service_schema
+                from solutions.datasource import PracticeDataSource
 
-                quirky_box["ddl"] = fetch_service_schema(parse_options({"url": quirky.url, "logLevel": "WARNING"}))["ddl"]
+                quirky_box["ddl"] = PracticeDataSource(options={"url": quirky.url, "logLevel": "WARNING"}).schema()
                 return test()
 
         return run

@@ -28,16 +28,11 @@ def sink(batch_writer, arrow_writer):
     """A data source writing with the learner's writers."""
     from solutions.datasource import PracticeDataSource
 
-    class CheckedSink(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return "lab05_check"
+    learners_writers = batch_writer, arrow_writer
 
-        def writer(self, schema, overwrite):
-            options = self.parsed_options()
-            if options["arrow"]:
-                return arrow_writer(options, schema, overwrite)
-            return batch_writer(options, schema, overwrite)
+    class CheckedSink(PracticeDataSource):
+        short_name = "lab05_check"
+        batch_writer, arrow_writer = learners_writers
 
     return CheckedSink
 

@@ -113,13 +113,11 @@ def checked_source(reader_class):
     """A data source streaming with the learner's reader (the reference writes)."""
     from solutions.datasource import PracticeDataSource
 
-    class CheckedStream(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return "lab06_check"
+    learners_reader = reader_class
 
-        def streamReader(self, schema):
-            return reader_class(self.parsed_options(), schema)
+    class CheckedStream(PracticeDataSource):
+        short_name = "lab06_check"
+        stream_reader = learners_reader
 
     return CheckedStream
 

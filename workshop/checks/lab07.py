@@ -29,13 +29,11 @@ def checked_sink(writer_class):
     """A data source writing streams with the learner's writer (the reference reads)."""
     from solutions.datasource import PracticeDataSource
 
-    class CheckedSink(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return "lab07_check"
+    learners_writer = writer_class
 
-        def streamWriter(self, schema, overwrite):
-            return writer_class(self.parsed_options(), schema, overwrite)
+    class CheckedSink(PracticeDataSource):
+        short_name = "lab07_check"
+        stream_writer = learners_writer
 
     return CheckedSink
 
@@ -180,7 +178,7 @@ def check(report, PracticeStreamWriter):
             if wrong:
                 return (
                     f"stages were made under write id {wrong[0]}, not \"<query id>:<batch id>\" (the query id is "
-                    f"{query_id}): stage with writer.send(json_rows, write_id=commit_id_for(query_id, batch_id)), so "
+                    f"{query_id}): stage with writer.send(json_rows, write_id=micro_batch_id(query_id, batch_id)), so "
                     "commit and abort can discard the stages of tasks whose process died"
                 )
 

@@ -33,22 +33,29 @@ def client_with(authenticator_class):
     """The reference `PracticeClient`, adding credentials with `authenticator_class`."""
     from solutions.client import PracticeClient
 
+    learners_authenticator = authenticator_class
+
     class CheckedClient(PracticeClient):
-        def __enter__(self):
-            super().__enter__()
-            authenticator = authenticator_class(self.options)
-            self.authenticator = None if authenticator.method == "none" else authenticator
-            self.session.auth = self.authenticator  # requests calls it with every request
-            return self
+        authenticator_class = learners_authenticator
 
     return CheckedClient
 
 
 def data_source_with(authenticator_class, name="practice_lab08"):
     """A data source whose reader's clients (planning and every task) use `authenticator_class`."""
-    from workshop.checks import source_with_client
+    from solutions.datasource import PracticeDataSource
+    from solutions.reader import PracticeBatchReader
 
-    return source_with_client(client_with(authenticator_class), name)
+    checked_client = client_with(authenticator_class)
+
+    class CheckedReader(PracticeBatchReader):
+        client_class = checked_client
+
+    class CheckedSource(PracticeDataSource):
+        short_name = name
+        batch_reader = CheckedReader
+
+    return CheckedSource
 
 
 def tokens_issued(service):

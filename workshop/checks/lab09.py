@@ -33,24 +33,30 @@ OUTAGE = "on Spark, a read from a service that stays down stops quickly with the
 def client_with(policy_class, retrier_class):
     """The reference `PracticeClient`, retrying with `retrier_class` and `policy_class`."""
     from solutions.client import PracticeClient
-    from solutions.resilience import breaker_for
+
+    learners = policy_class, retrier_class
 
     class CheckedClient(PracticeClient):
-        def __enter__(self):
-            super().__enter__()
-            policy = policy_class.from_options(self.options)
-            # breaker_for: the reference's one breaker per service URL in this Python process.
-            self.retrier = retrier_class(policy, breaker_for(self.url, policy), self.log_fields)
-            return self
+        retry_policy_class, retrier_class = learners
 
     return CheckedClient
 
 
 def data_source_with(policy_class, retrier_class, name="practice_lab09"):
     """A data source whose reader's clients (planning and every task) retry with the given classes."""
-    from workshop.checks import source_with_client
+    from solutions.datasource import PracticeDataSource
+    from solutions.reader import PracticeBatchReader
 
-    return source_with_client(client_with(policy_class, retrier_class), name)
+    checked_client = client_with(policy_class, retrier_class)
+
+    class CheckedReader(PracticeBatchReader):
+        client_class = checked_client
+
+    class CheckedSource(PracticeDataSource):
+        short_name = name
+        batch_reader = CheckedReader
+
+    return CheckedSource
 
 
 class StopChecking(BaseException):

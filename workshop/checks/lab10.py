@@ -57,7 +57,7 @@ def metered_writer(metered_message, sum_task_metrics):
             partition_id = context.partitionId() if context else 0
             to_json = row_to_json_converter(self.schema)
             key, rows = self.options["idempotencyKey"], 0
-            with self.client() as client:
+            with self.client_class(self.options) as client:
                 for number, batch in enumerate(batches((to_json(row) for row in iterator), self.options["batchSize"])):
                     path = self.table_path("/rows")
                     written, _already_present = self.post_rows(client, path, batch, f"{key}-{partition_id}-{number}", number)
@@ -321,12 +321,8 @@ def check(report, JsonFormatter, task_fields, metered_message, sum_task_metrics,
         writer_class = metered_writer(metered_message, sum_task_metrics)
 
         class MeteredSink(PracticeDataSource):
-            @classmethod
-            def name(cls):
-                return "lab10_metrics_check"
-
-            def writer(self, schema, overwrite):
-                return writer_class(self.parsed_options(), schema, overwrite)
+            short_name = "lab10_metrics_check"
+            batch_writer = writer_class
 
         spark.dataSource.register(MeteredSink)
         frame = spark.range(0, 300, 1, 3).select(col("id"), (col("id") % 7).cast("string").alias("name"))
@@ -378,9 +374,7 @@ def check(report, JsonFormatter, task_fields, metered_message, sum_task_metrics,
         parse = parse_value
 
         class ValidatedSource(PracticeDataSource):
-            @classmethod
-            def name(cls):
-                return "lab10_options_check"
+            short_name = "lab10_options_check"
 
             def parsed_options(self):
                 return options_with(parse, self.options)
@@ -479,12 +473,8 @@ def check(report, JsonFormatter, task_fields, metered_message, sum_task_metrics,
         reader_class = PushdownReader
 
         class PushdownSource(PracticeDataSource):
-            @classmethod
-            def name(cls):
-                return "lab10_pushdown_check"
-
-            def reader(self, schema):
-                return reader_class(self.parsed_options(), schema)
+            short_name = "lab10_pushdown_check"
+            pushdown_reader = reader_class
 
         spark.dataSource.register(PushdownSource)
         before = spark.conf.get(PUSHDOWN_CONF, "false")

@@ -81,12 +81,8 @@ def _broken_source(source_name, reader_class):
     from solutions.datasource import PracticeDataSource
 
     class Broken(PracticeDataSource):
-        @classmethod
-        def name(cls):
-            return source_name
-
-        def reader(self, schema):
-            return reader_class(self.parsed_options(), schema)
+        short_name = source_name
+        batch_reader = reader_class
 
     return Broken
 

@@ -92,14 +92,15 @@ sizes
 # ## Your task 2: a session per partition
 #
 # Your `PracticeBatchReader` is the reference batch reader with `read(partition)` left to you.
-# Planning (`partitions`) is lab 03's subject. Open one client for the partition with
-# `self.client()` in a `with` block, and yield the converted rows of its pages:
-# `self.convert_pages(self._pages(client, partition), partition.index)`. `_pages` picks the
-# endpoint and parameters for the partition (a time window of events, an id range, a token
-# range) and calls `client.pages`; `convert_pages` turns JSON records into row tuples (lab 04).
+# Planning (`partitions`) is lab 03's subject. Open one client for the partition,
+# `self.client_class(self.options)`, in a `with` block, and yield the converted rows of its
+# pages: `self.convert_pages(client, self._pages(client, partition), partition.index)`. `_pages`
+# picks the endpoint and parameters for the partition (a time window of events, an id range, a
+# token range) and calls `client.pages`; `convert_pages` turns JSON records into row tuples
+# (lab 04) and reports the task's metrics with the client's counts.
 #
-# The reader's `client()` method, copied from the reference, makes *your* `PracticeClient` from
-# task 1, so the data source below runs your pagination too.
+# The reader names its client in one class attribute, `client_class`: set to *your*
+# `PracticeClient` from task 1, the data source below runs your pagination too.
 
 # %%
 from pyspark.sql.datasource import InputPartition
@@ -111,26 +112,23 @@ from solutions.partitioning import EmptyPartition
 class PracticeBatchReader(reference_reader.PracticeBatchReader):
     """The reference batch reader, with your read() and your PracticeClient."""
 
-    # %include solutions.reader:PracticeReader.client
+    client_class = PracticeClient  # yours, from task 1
 
     # %include solutions.reader:PracticeBatchReader.read
 
 
 # %% [markdown]
-# A data source that uses your reader: the reference `PracticeDataSource` with `reader()`
-# returning your class. Read one minute of events (about 6,000) in 4 partitions.
+# A data source that uses your reader: the reference `PracticeDataSource` names its pieces in
+# class attributes, so a subclass that sets `batch_reader` plugs yours in (and `short_name`
+# registers it beside the reference). Read one minute of events (about 6,000) in 4 partitions.
 
 # %%
 from solutions.datasource import PracticeDataSource
 
 
 class Lab02DataSource(PracticeDataSource):
-    @classmethod
-    def name(cls):
-        return "practice_lab02"
-
-    def reader(self, schema):
-        return PracticeBatchReader(self.parsed_options(), schema)
+    short_name = "practice_lab02"
+    batch_reader = PracticeBatchReader  # yours
 
 
 spark.dataSource.register(Lab02DataSource)

@@ -102,30 +102,33 @@ print("after commit:", requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).
 #   retried request cannot stage a batch twice (lab 09), and returns `(written, already_present)`
 #   (the second is for the idempotent protocol; a stage's rows are all written). On any
 #   exception, discard the stage with `discard_quietly` and re-raise.
-# - `commit(messages)` (driver): one `POST .../commit` with the stage ids of all messages (tasks
-#   that had no rows made no stage), `mode` overwrite or append, and `self.commit_id`. Post it with
-#   `self.post_to_table(client, path, body, idempotent=True)`, which creates the table if no task
-#   did (an empty DataFrame).
-# - `abort(messages)` (driver): discard every stage in `stages`, the stages of the messages that
-#   are not `None`.
+# - `publish(client, messages, commit_id, write_id)` (driver; `commit(messages)` calls it with this
+#   write's `self.commit_id`): one `POST .../commit` with `stages` (the stage ids of the messages:
+#   tasks that had no rows made no stage), `mode` overwrite or append (`self.overwrite`), and the
+#   `commit_id`. Post it with `self.post_to_table(client, path, body, idempotent=...)`, which
+#   creates the table if no task did (an empty DataFrame); the request may be sent again after a
+#   lost answer only when it carries a commit id. Keep the service's answer in `answer`.
+# - `discard(client, messages, write_id)` (driver; `abort(messages)` calls it): discard the stage
+#   of every message that names one (`staged(messages)`; a failed task sends `None`).
 #
-# After your part, `commit` and `abort` call `discard_leftover_stages` (given): the write's open
-# stages that no message names, left by tasks whose process died.
+# After your part, both call `discard_leftover_stages` (given): the write's open stages that no
+# message names, left by tasks whose process died. Lab 07's streaming writer publishes and
+# discards its micro-batches with the same two methods.
 
 # %%
 from solutions import writer as reference_writer
 from solutions.observability import configure_logging
-from solutions.writer import batches, discard_leftover_stages, discard_quietly, log, write_metrics
+from solutions.writer import batches, discard_leftover_stages, discard_quietly, staged
 
 
 class PracticeWriter(reference_writer.PracticeWriter):
-    """The reference writer, with your _stage() (executors), commit() and abort() (driver)."""
+    """The reference writer, with your _stage() (executors), publish() and discard() (driver)."""
 
     # %include solutions.writer:PracticeWriter._stage
 
-    # %include solutions.writer:PracticeWriter.commit
+    # %include solutions.writer:PracticeWriter.publish
 
-    # %include solutions.writer:PracticeWriter.abort
+    # %include solutions.writer:PracticeWriter.discard
 
 
 # %% [markdown]
@@ -134,12 +137,14 @@ class PracticeWriter(reference_writer.PracticeWriter):
 # `PracticeBatchWriter` (given) takes rows, with local time set to UTC while it takes them: PySpark
 # turns each timestamp of a Row into naive local time, which in the hour a DST change repeats
 # cannot tell the two instants apart (lab 04). Write `PracticeArrowWriter.write`: the iterator
-# gives `pyarrow.RecordBatch`es; `batch.to_pylist()` gives one dict per row, timestamps aware.
+# gives `pyarrow.RecordBatch`es; `batch_rows(batch)` gives one dict per row, timestamps aware, in
+# UTC (`batch.to_pylist()` would read them in the session's time zone, where an instant near the
+# ends of Spark's range can fall outside Python's years 1-9999).
 
 # %%
 from pyspark.sql.datasource import DataSourceArrowWriter, DataSourceWriter
 
-from solutions.conversion import local_time_zone, row_to_json_converter
+from solutions.conversion import batch_rows, local_time_zone, row_to_json_converter
 
 
 # %include solutions.writer:PracticeBatchWriter
@@ -167,26 +172,18 @@ writer.commit(messages)
 print("after commit:", requests.get(f"{lab.url}/v1/tables/lab05_by_hand_writer", timeout=10).json()["count"], "rows")
 
 # %% [markdown]
-# A data source with your writers: the reference `PracticeDataSource` with `writer()` returning
-# them. Write a minute of events to a table, then overwrite it with the purchases only.
+# A data source with your writers: the reference `PracticeDataSource` with its `batch_writer` and
+# `arrow_writer` set to yours (its `writer()` picks one by option arrow and prepares it once per
+# write). Write a minute of events to a table, then overwrite it with the purchases only.
 
 # %%
 from solutions.datasource import PracticeDataSource
 
 
 class Lab05DataSource(PracticeDataSource):
-    @classmethod
-    def name(cls):
-        return "practice_lab05"
-
-    def writer(self, schema, overwrite):
-        options = self.parsed_options()
-        if options["arrow"]:
-            writer = PracticeArrowWriter(options, schema, overwrite)
-        else:
-            writer = PracticeBatchWriter(options, schema, overwrite)
-        writer.prepare()  # once per write, on the driver: probe the service, create the table
-        return writer
+    short_name = "practice_lab05"
+    batch_writer = PracticeBatchWriter  # yours: on top of your PracticeWriter
+    arrow_writer = PracticeArrowWriter  # yours
 
 
 spark.dataSource.register(Lab05DataSource)

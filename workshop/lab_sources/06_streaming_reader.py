@@ -142,8 +142,9 @@ with PracticeClient(parse_options({"url": lab.url})) as client:
 
 # %%
 from solutions import stream_reader as reference_stream_reader
+from solutions.observability import micro_batch, micro_batch_id
 from solutions.stream_reader import (
-    ReadMaxRows, capped_end, latest_seq, make_offset, micro_batch_run_id, offset_seq, warn_once_limit_ignored,
+    ReadMaxRows, capped_end, latest_seq, make_offset, offset_seq, warn_once_limit_ignored,
 )
 
 
@@ -201,12 +202,8 @@ from solutions.datasource import PracticeDataSource
 
 
 class Lab06DataSource(PracticeDataSource):
-    @classmethod
-    def name(cls):
-        return "practice_lab06"
-
-    def streamReader(self, schema):
-        return Lab06StreamReader(self.parsed_options(), schema)
+    short_name = "practice_lab06"
+    stream_reader = Lab06StreamReader  # yours
 
 
 spark.dataSource.register(Lab06DataSource)

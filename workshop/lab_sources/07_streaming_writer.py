@@ -96,7 +96,7 @@ for attempt in ("first run", "replay"):
 #
 # `stage_micro_batch(writer, json_rows)` runs in a task. Read the batch id (an int) and the query id
 # from `TaskContext.get().getLocalProperty(...)` (`BATCH_ID_PROPERTY`, `QUERY_ID_PROPERTY`), stage
-# the rows with `writer.send(json_rows, write_id=commit_id_for(query_id, batch_id))` (lab 05's
+# the rows with `writer.send(json_rows, write_id=micro_batch_id(query_id, batch_id))` (lab 05's
 # staging, under the micro-batch's id: it returns a `PracticeCommitMessage` with the stage id and
 # counts, and discards its stage if the task fails), and return a `PracticeStreamCommitMessage`
 # with all of it: `PracticeStreamCommitMessage(**dataclasses.asdict(message), batch_id=..., query_id=...)`.
@@ -104,7 +104,8 @@ for attempt in ("first run", "replay"):
 # %%
 import dataclasses
 
-from solutions.stream_writer import BATCH_ID_PROPERTY, QUERY_ID_PROPERTY, PracticeStreamCommitMessage, commit_id_for
+from solutions.observability import BATCH_ID_PROPERTY, QUERY_ID_PROPERTY, micro_batch_id
+from solutions.stream_writer import PracticeStreamCommitMessage
 
 print([field.name for field in dataclasses.fields(PracticeStreamCommitMessage)])
 
@@ -114,19 +115,19 @@ print([field.name for field in dataclasses.fields(PracticeStreamCommitMessage)])
 # %% [markdown]
 # ## Your task 2: publish a micro-batch once (driver)
 #
-# `publish_micro_batch(writer, messages, batch_id)` is given the stages, the query id and an open
-# `client`; it returns early for an empty batch in append mode (not in complete mode, where the
-# writer overwrites) and refuses messages of another batch. Post the stages to
-# `writer.table_path("/commit")` with `writer.post_to_table(client, path, body, ...)` (it creates
-# the table if no task did: a complete-mode query whose first result is empty), with `mode`
-# (overwrite or append, as `writer.overwrite` says) and, when `writer.exactly_once`,
-# `commit_id_for(query_id, batch_id)`. Post with `idempotent=writer.exactly_once`: with a commit id
-# the client may retry a commit whose answer was lost. When the answer says `duplicate`, discard
-# this replay's stages with `discard_quietly(client, writer.table_path(f"/stages/{stage_id}"))`.
+# `publish_micro_batch(writer, messages, batch_id)` returns early for an empty batch in append
+# mode (not in complete mode, where the writer overwrites), refuses messages of another batch and
+# finds the query id. Yours: the micro-batch's id, `micro_batch_id(query_id, batch_id)`, names the
+# write (its tasks staged under it) and, when `writer.exactly_once`, the commit: the service
+# publishes a commit id once, so a batch replayed after a restart publishes nothing. Publish with
+# lab 05's `writer.publish(client, messages, commit_id, write_id)` in a `with` block of
+# `writer.client_class(writer.options)`; it returns False when the commit was published before
+# (then it has discarded the replay's stages). Keep that in `published`.
 
 # %%
-from solutions.stream_writer import commit_id_for, log, query_id_of
-from solutions.writer import discard_leftover_stages, discard_quietly, write_metrics
+from solutions.observability import micro_batch_id
+from solutions.stream_writer import log, query_id_of
+from solutions.writer import staged, write_metrics
 
 # %include solutions.stream_writer:publish_micro_batch
 
@@ -134,9 +135,10 @@ from solutions.writer import discard_leftover_stages, discard_quietly, write_met
 # %% [markdown]
 # ## Your task 3: discard a failed micro-batch (driver)
 #
-# `discard_micro_batch(writer, messages, batch_id)`: Spark passes `None` for each task that failed;
-# discard the stage of every other message (`stages`). The given code after yours discards the
-# batch's stages that no message names.
+# `discard_micro_batch(writer, messages, batch_id)`: Spark passes `None` for each task that failed.
+# Discard the batch's stages with `writer.discard(client, messages, write_id)`, the write id being
+# the micro-batch's (so the stages that no message names go too); without a query id (every task
+# failed) there is no write id: pass None.
 #
 # Below it, the writer itself: the reference's, calling your three functions. Note the signatures
 # Spark calls: `write(iterator)`, `commit(messages, batchId)`, `abort(messages, batchId)`.
@@ -144,9 +146,9 @@ from solutions.writer import discard_leftover_stages, discard_quietly, write_met
 # %%
 from pyspark.sql.datasource import DataSourceStreamWriter
 
-from solutions.conversion import row_to_json_converter
+from solutions.conversion import local_time_zone, row_to_json_converter
 from solutions.stream_writer import check_stream_write_options, log
-from solutions.writer import PracticeWriter, discard_leftover_stages, discard_quietly, write_metrics
+from solutions.writer import PracticeWriter, staged, write_metrics
 
 # %include solutions.stream_writer:discard_micro_batch
 
@@ -171,7 +173,7 @@ by_hand = PracticeStreamWriter(
 
 def task_of(batch_id, seqs):
     """What write() returns for one task of `batch_id` (staged with the reference's send)."""
-    message = by_hand.send(({"seq": seq} for seq in seqs), write_id=commit_id_for("query-by-hand", batch_id))
+    message = by_hand.send(({"seq": seq} for seq in seqs), write_id=micro_batch_id("query-by-hand", batch_id))
     return PracticeStreamCommitMessage(**dataclasses.asdict(message), batch_id=batch_id, query_id="query-by-hand")
 
 
@@ -199,12 +201,8 @@ from workshop.checks.lab06 import follow_query, plot_batches
 
 
 class Lab07DataSource(PracticeDataSource):
-    @classmethod
-    def name(cls):
-        return "practice_lab07"
-
-    def streamWriter(self, schema, overwrite):
-        return PracticeStreamWriter(self.parsed_options(), schema, overwrite)
+    short_name = "practice_lab07"
+    stream_writer = PracticeStreamWriter  # yours
 
 
 spark.dataSource.register(Lab07DataSource)

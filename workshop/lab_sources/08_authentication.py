@@ -172,15 +172,19 @@ class Authenticator(reference_auth.Authenticator):
 
 
 # %% [markdown]
-# Your authenticator in a client, by hand (`client_with` puts it into the reference
-# `PracticeClient`): two clients, as two tasks of one Python worker would open them, share one
-# token. Then the service revokes that token early, and the next request gets a 401, a new token
-# and its answer.
+# Your authenticator in a client, by hand. The reference `PracticeClient` names its authenticator
+# in one class attribute, so a subclass that sets `authenticator_class` plugs yours in: two
+# clients, as two tasks of one Python worker would open them, share one token. Then the service
+# revokes that token early, and the next request gets a 401, a new token and its answer.
 
 # %%
-from workshop.checks.lab08 import client_with, data_source_with
+from solutions.client import PracticeClient
 
-LabClient = client_with(Authenticator)
+
+class LabClient(PracticeClient):
+    authenticator_class = Authenticator  # yours
+
+
 options = parse_options({"url": secured.url, "clientId": credentials["client_id"], "clientSecret": credentials["client_secret"]})
 reference_auth.forget_tokens()  # start with an empty cache in this process
 with LabClient(options) as first, LabClient(options) as second:
@@ -193,7 +197,8 @@ with LabClient(options) as first, LabClient(options) as second:
 # %% [markdown]
 # ## On Spark
 #
-# A data source whose clients (planning and every task) use your authenticator. The options name
+# A data source whose clients (planning and every task) use your authenticator: the reader names
+# its client (`client_class`), the data source its reader (`batch_reader`). The options name
 # three methods: OAuth2 must win, because this service accepts nothing else. `logFile` collects
 # the connector's JSON log lines from the driver and the Python workers: count the tokens fetched
 # per process (`pid`), and look for the secret.
@@ -202,7 +207,20 @@ with LabClient(options) as first, LabClient(options) as second:
 import json
 import tempfile
 
-spark.dataSource.register(data_source_with(Authenticator))
+from solutions.datasource import PracticeDataSource
+from solutions.reader import PracticeBatchReader
+
+
+class Lab08Reader(PracticeBatchReader):
+    client_class = LabClient
+
+
+class Lab08DataSource(PracticeDataSource):
+    short_name = "practice_lab08"
+    batch_reader = Lab08Reader
+
+
+spark.dataSource.register(Lab08DataSource)
 log_file = os.path.join(tempfile.mkdtemp(prefix="lab08-"), "connector.jsonl")
 entities = (
     spark.read.format("practice_lab08").option("url", secured.url).option("resource", "entities")

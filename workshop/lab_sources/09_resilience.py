@@ -174,16 +174,22 @@ class Retrier(resilience.Retrier):
 
 
 # %% [markdown]
-# Your retrier in a client (`client_with` puts it into the reference `PracticeClient`), reading a
-# stretch of the feed while 30 % of requests fail, and compared with ground truth:
+# Your retrier in a client: the reference `PracticeClient` names its retry policy and retrier in
+# class attributes, so a subclass that sets them plugs yours in. It reads a stretch of the feed
+# while 30 % of requests fail, compared with ground truth:
 
 # %%
+from solutions.client import PracticeClient
 from solutions.options import parse_options
-from workshop.checks.lab09 import client_with, data_source_with
 from workshop.truth import checksum, to_json_record
 
+
+class LabClient(PracticeClient):
+    retry_policy_class = RetryPolicy  # yours
+    retrier_class = Retrier  # yours (it calls your classify)
+
+
 FAST = {"retryDelay": "5ms", "maxRetryDelay": "50ms"}  # short waits for the lab; the defaults suit real services
-LabClient = client_with(RetryPolicy, Retrier)
 window = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:00:20Z"}  # about 2,000 events
 lab.service.set_faults(rate=0.3, kinds=["429", "500", "503", "reset"])
 try:
@@ -198,7 +204,8 @@ print("equal to ground truth:", checksum(items) == lab.service.truth.checksum("e
 # %% [markdown]
 # ## On Spark, while the service fails
 #
-# A data source whose clients (planning and every task) retry with your code. It reads the same 20
+# A data source whose clients (planning and every task) retry with your code (the reader names its
+# client, the data source its reader). It reads the same 20
 # seconds of events in 4 partitions while 30 % of requests fail; `logFile` collects the
 # tasks' metrics (`read partition ... finished`, with `requests` and `retries`). Then the service
 # goes down for good (every request answers 503): the read must stop within seconds, with the
@@ -208,7 +215,20 @@ print("equal to ground truth:", checksum(items) == lab.service.truth.checksum("e
 import json
 import tempfile
 
-spark.dataSource.register(data_source_with(RetryPolicy, Retrier))
+from solutions.datasource import PracticeDataSource
+from solutions.reader import PracticeBatchReader
+
+
+class Lab09Reader(PracticeBatchReader):
+    client_class = LabClient
+
+
+class Lab09DataSource(PracticeDataSource):
+    short_name = "practice_lab09"
+    batch_reader = Lab09Reader
+
+
+spark.dataSource.register(Lab09DataSource)
 log_file = os.path.join(tempfile.mkdtemp(prefix="lab09-"), "connector.jsonl")
 
 

@@ -338,9 +338,9 @@ MeteredWriter = metered_writer(metered_message, sum_task_metrics)
 
 
 class Lab10DataSource(PracticeDataSource):
-    @classmethod
-    def name(cls):
-        return "practice_lab10"
+    short_name = "practice_lab10"
+    pushdown_reader = Lab10PushdownReader  # yours: the reference's reader() picks it with filterPushdown on 4.1+
+    batch_writer = MeteredWriter  # yours
 
     def parsed_options(self):
         values = {option.name: option.default for option in OPTIONS}
@@ -351,15 +351,6 @@ class Lab10DataSource(PracticeDataSource):
         if values["partitioning"] is None:
             values["partitioning"] = DEFAULT_PARTITIONING[values["resource"]]
         return Options(values)
-
-    def reader(self, schema):
-        options = self.parsed_options()
-        if options["filterPushdown"] and HAS_PUSHDOWN:
-            return Lab10PushdownReader(options, schema)
-        return PracticeBatchReader(options, schema)
-
-    def writer(self, schema, overwrite):
-        return MeteredWriter(self.parsed_options(), schema, overwrite)
 
 
 spark.dataSource.register(Lab10DataSource)
