@@ -164,15 +164,14 @@ def read_figures(spark, url, events, partition_counts, runs, use_gzip, say):
 
 
 def generated_figures(spark, rows, runs, say):
-    from pyspark import cloudpickle
-
     import generated_source
+    from pyspark import cloudpickle
 
     cloudpickle.register_pickle_by_value(generated_source)  # Spark's workers cannot import benchmarks/
     spark.dataSource.register(generated_source.GeneratedDataSource)
     figures = []
     for arrow in (False, True):
-        def read():
+        def read(arrow=arrow):
             (spark.read.format("generated").option("rows", rows).option("numPartitions", 2)
              .option("arrow", str(arrow).lower()).load().write.format("noop").mode("overwrite").save())
         median, seconds, busy = median_seconds(read, runs)
@@ -251,7 +250,7 @@ def write_figures(spark, url, rows, runs, say):
         say(figures[-1])
     reference = figures[0]
     for arrow in (False, True):
-        def write():
+        def write(arrow=arrow):
             table = "bench_" + uuid.uuid4().hex[:8]
             (source.write.format("practice").option("url", url).option("logLevel", "WARNING").option("table", table)
              .option("batchSize", WRITE_BATCH).option("arrow", str(arrow).lower()).mode("append").save())

@@ -41,9 +41,9 @@ METHODS = ("databricks", "cloud", "oauth", "apiKey", "basic", "none")  # the pri
 
 # Microsoft Entra ID authority hosts (azure.identity.AzureAuthorityHosts) per cloud.
 AZURE_CLOUDS = {
-    "public": {"authority": "login.microsoftonline.com", "resource_manager": "https://management.azure.com"},
-    "government": {"authority": "login.microsoftonline.us", "resource_manager": "https://management.usgovcloudapi.net"},
-    "china": {"authority": "login.chinacloudapi.cn", "resource_manager": "https://management.chinacloudapi.cn"},
+    "public": {"authority": "login.microsoftonline.com"},
+    "government": {"authority": "login.microsoftonline.us"},
+    "china": {"authority": "login.chinacloudapi.cn"},
 }
 
 # The real platform APIs; option credentialModule names a stand-in with the same shape.

@@ -17,7 +17,7 @@ Rules this module keeps:
 
 Malformed records follow Spark's `mode` option and, within the course's stricter types, what
 Spark's JSON reader does with them (checked against `spark.read.json` in
-tests/test_differential_json.py, on 4.0.1 and 4.3.0):
+tests/connector/test_differential_json.py, on 4.0.1 and 4.3.0):
 - PERMISSIVE keeps the fields that fit and nulls the ones that do not (inside structs too, also
   structs in lists and maps; a list or map with an element that does not fit is null as a
   whole), with the record's JSON text in the `columnNameOfCorruptRecord` column. A record that

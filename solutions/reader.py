@@ -19,6 +19,8 @@ from pyspark.sql.types import StringType
 
 from solutions.client import PracticeClient, WindowTooLargeError
 from solutions.conversion import UTC, RecordConverter, format_timestamp, parse_timestamp, rows_to_record_batch
+from solutions.observability import task_fields
+from solutions.options import require
 from solutions.partitioning import (
     MICROSECOND,
     EmptyPartition,
@@ -30,8 +32,6 @@ from solutions.partitioning import (
     plan_time_windows,
     plan_token_ranges,
 )
-from solutions.observability import task_fields
-from solutions.options import require
 from solutions.resilience import DeadLetters, create_dead_letter_table
 
 log = logging.getLogger(__name__)

@@ -283,12 +283,13 @@ class Retrier:
                     raise
                 if self.breaker.record_failure(reason):
                     raise self.breaker.open_error() from error
+                # gave_up() returns the error being handled, its message extended: a re-raise (B904).
                 if not may_retry(verdict, idempotent):
-                    raise gave_up(error, f"not retried: {what} may have been carried out and is not idempotent")
+                    raise gave_up(error, f"not retried: {what} may have been carried out and is not idempotent")  # noqa: B904
                 if number > max_retries:
-                    raise gave_up(error, f"gave up after {number} attempts; option maxRetries={max_retries}")
+                    raise gave_up(error, f"gave up after {number} attempts; option maxRetries={max_retries}")  # noqa: B904
                 if self.retries >= self.policy.task_budget:
-                    raise gave_up(
+                    raise gave_up(  # noqa: B904
                         error, f"this task used up its retry budget of {self.policy.task_budget} retries; option retryBudget"
                     )
                 wait = self.policy.delay(number, getattr(error, "retry_after", None))

@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("WORKSHOP_SPARK_MODE", "classic")
 
 # Property tests (hypothesis): the small profile by default and in CI; the large one by hand,
-# `HYPOTHESIS_PROFILE=large pytest tests/test_properties_*.py` (or `--hypothesis-profile=large`).
+# `HYPOTHESIS_PROFILE=large pytest tests/connector/test_properties_*.py` (or `--hypothesis-profile=large`).
 # Tests on Spark scale their own example counts down from these (each example is a Spark job).
 try:
     from hypothesis import HealthCheck
@@ -145,10 +145,28 @@ def pickled_by_value(request):
 
 
 @pytest.fixture(scope="module")
-def checks_service_reachable(spark_service_url, service):
-    """Skip where a lab check's own practice service (on this machine) is out of the cluster's reach."""
+def own_service(spark_service_url, service):
+    """Start a practice service of the test's own: `own_service(seed=..., auth=...)`; each one
+    stops after the module. Skips where Spark's workers cannot reach this machine (a remote
+    cluster through databricks-connect): only the shared service has a URL they can reach."""
+    from workshop.service import PracticeService
+
     if spark_service_url != service.url:
-        pytest.skip("the check starts its own practice service here; the cluster cannot reach it")
+        pytest.skip("the test starts a practice service of its own here; the cluster cannot reach it")
+    started = []
+
+    def start(**settings):
+        started.append(PracticeService(**settings).start())
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def checks_service_reachable(own_service):
+    """Skip where a lab check's own practice service (on this machine) is out of the cluster's reach."""
 
 
 def pytest_collection_modifyitems(items):

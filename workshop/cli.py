@@ -2,8 +2,8 @@
 import argparse
 import contextlib
 import os
-import re
 import platform
+import re
 import sys
 import time
 

@@ -47,11 +47,10 @@ def check(report, PracticeClient, PracticeBatchReader, url, service=None):
     from pyspark.sql.types import DecimalType, LongType, StringType, StructField, StructType, TimestampType
 
     from solutions.conversion import parse_timestamp
+    from solutions.datasource import PracticeDataSource
     from solutions.options import parse_options
     from solutions.partitioning import TimeWindowPartition
     from workshop.spark import get_spark
-
-    from solutions.datasource import PracticeDataSource
 
     truth = practice_service(url, service).truth
 

@@ -38,21 +38,18 @@ def checked_sink(writer_class):
     return CheckedSink
 
 
+def stages_of(service, table, state=None):
+    """The stages of `table` (in `state`, if given); none when the writer never created the table."""
+    return service.tables.stages(table, state=state) if table in service.tables.names() else []
+
+
 def open_stages(service, table):
-    try:
-        stages = service.tables._get(table).stages
-    except Exception:  # no such table: the writer never created it
-        return 0
-    return sum(1 for stage in stages.values() if stage["state"] == "open")
+    return len(stages_of(service, table, "open"))
 
 
 def write_ids_of_stages(service, table):
     """The write id of every stage ever made in `table` (open, committed or discarded)."""
-    try:
-        stages = service.tables._get(table).stages
-    except Exception:  # no such table: the writer never created it
-        return []
-    return [stage["write_id"] for stage in stages.values()]
+    return [stage["write_id"] for stage in stages_of(service, table)]
 
 
 def query_id_in(checkpoint):
@@ -213,11 +210,7 @@ def check(report, PracticeStreamWriter):
                 """Tell the failing task (by a file) once the other task has staged its 50 rows."""
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
-                    try:
-                        stages = list(feed.tables._get(table).stages.values())
-                    except Exception:  # the writer has not created the table yet
-                        stages = []
-                    if any(stage["state"] == "open" and len(stage["rows"]) >= 50 for stage in stages):
+                    if any(stage["rows"] >= 50 for stage in stages_of(feed, table, "open")):
                         time.sleep(1.0)  # and has returned its commit message
                         open(marker, "w").close()
                         return

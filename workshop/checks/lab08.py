@@ -60,7 +60,7 @@ def data_source_with(authenticator_class, name="practice_lab08"):
 
 def tokens_issued(service):
     """Every access token the service has issued so far (it remembers them to check them)."""
-    return list(service.auth._tokens)
+    return service.auth.issued_tokens()
 
 
 def check(report, resolve_method, Authenticator):

@@ -55,7 +55,7 @@ spark = lab.spark
 # `json.loads(text, parse_float=decimal.Decimal)`.)
 #
 # **Malformed records.** Spark's JSON and CSV readers take a `mode` option, and so does this
-# connector, with what Spark's JSON reader does (since Spark 3.0; `tests/test_differential_json.py`
+# connector, with what Spark's JSON reader does (since Spark 3.0; `tests/connector/test_differential_json.py`
 # compares the two on the same records, on 4.0.1 and 4.3.0):
 #
 # - `PERMISSIVE` (the default): the fields that fit are kept and the ones that do not become

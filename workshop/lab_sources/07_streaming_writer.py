@@ -281,7 +281,7 @@ check_lab("07", PracticeStreamWriter=PracticeStreamWriter)
 # - Run the at-least-once case again and count the rows per `seq` in the table: which seqs are
 #   there twice, and why exactly those?
 # - Kill a query hard: run a stream with `processingTime` in a separate process and stop it with
-#   SIGKILL mid-stream (`tests/test_stream_restart.py` does), then restart it from the checkpoint.
+#   SIGKILL mid-stream (`tests/connector/test_stream_restart.py` does), then restart it from the checkpoint.
 #   Which crash rows of the table in `docs/streaming.md` did you hit?
 # - Write with `.option("arrow", "true")`: on PySpark 4.1+ the `DataSourceStreamArrowWriter` takes
 #   `pyarrow.RecordBatch`es (`PracticeStreamArrowWriter`); on 4.0 the option is refused.

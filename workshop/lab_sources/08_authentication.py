@@ -267,7 +267,7 @@ check_lab("08", resolve_method=resolve_method, Authenticator=Authenticator)
 #   and what does `solutions.observability.redact` do about it?
 # - Try the Databricks and cloud methods without a cloud: `workshop.standin_credentials` has the
 #   same shape as `databricks.service_credentials` and `azure.identity` (see `docs/auth.md` and
-#   `tests/test_secrets.py`). With all methods' options set, which one wins?
+#   `tests/connector/test_secrets.py`). With all methods' options set, which one wins?
 # - Set `tokenScope` and read `solutions.auth.Authenticator.cache_key`: why is a hash of the secret
 #   in the key, and not the secret?
 #

@@ -35,9 +35,9 @@ spark = lab.spark
 # is measured by benchmarks that print figures (`workshop bench`), never by timed asserts, which
 # fail at random on a busy machine and pass on a slow connector on a fast one.
 #
-# The course's own suite follows this split: `tests/test_partitioning.py` and
-# `tests/test_options.py` are unit tests; `tests/test_batch_read.py`, `tests/test_pushdown.py`
-# and `tests/test_bad_input.py` run on Spark against the service; `tests/conftest.py` gives one
+# The course's own suite follows this split: `tests/connector/test_partitioning.py` and
+# `tests/connector/test_options.py` are unit tests; `tests/connector/test_reader.py`, `tests/connector/test_pushdown.py`
+# and `tests/connector/test_bad_input.py` run on Spark against the service; `tests/conftest.py` gives one
 # SparkSession and one practice service per run.
 #
 # **A test is only worth something if it fails when the code is wrong.** The check runs your
@@ -414,7 +414,7 @@ check_lab(
 #   `spark` and `service` from fixtures like those in `tests/conftest.py`. Run it with
 #   `pytest -q`, then on a cluster with `databricks bundle run solution_tests`.
 # - Make the unit test property-based: random bounds and partition counts (the course's
-#   `tests/test_partitioning.py` does it with `random.Random(seed)`).
+#   `tests/connector/test_partitioning.py` does it with `random.Random(seed)`).
 # - Run the integration test in Spark Connect mode (`WORKSHOP_SPARK_MODE=connect`): why must a
 #   test that should also run there never use `df.rdd` or the SparkContext?
 # - Add a streaming table to the pipeline: `@dp.table` over `spark.readStream.format("practice")`

@@ -76,6 +76,11 @@ class Auth:
         accepted = ", ".join(self.methods)
         raise self._unauthorized("unauthorized", f"missing or wrong credentials; accepted: {accepted}")
 
+    def issued_tokens(self):
+        """Every access token issued and still remembered (to check them), oldest first."""
+        with self._lock:
+            return list(self._tokens)
+
     def expire(self, token):
         with self._lock:
             if token in self._tokens:

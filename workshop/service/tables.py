@@ -198,14 +198,24 @@ class Tables:
             table.stages[stage_id] = {"state": "open", "rows": [], "keys": {}, "write_id": write_id}
             return stage_id
 
-    def open_stages(self, name, write_id=None):
-        """The open stages of a table (of one write, if given), oldest first."""
+    def stages(self, name, write_id=None, state=None):
+        """The stages of a table (of one write, in one state, if given), oldest first: each one's
+        stage_id, write_id, state (open, committed or discarded) and rows (how many it holds)."""
         with self._lock:
             return [
-                {"stage_id": stage_id, "write_id": stage["write_id"], "rows": len(stage["rows"])}
+                {"stage_id": stage_id, "write_id": stage["write_id"], "state": stage["state"], "rows": len(stage["rows"])}
                 for stage_id, stage in self._get(name).stages.items()
-                if stage["state"] == "open" and (write_id is None or stage["write_id"] == write_id)
+                if (write_id is None or stage["write_id"] == write_id) and (state is None or stage["state"] == state)
             ]
+
+    def open_stages(self, name, write_id=None):
+        """The open stages of a table (of one write, if given), oldest first, as GET .../stages lists them."""
+        return [{key: stage[key] for key in ("stage_id", "write_id", "rows")} for stage in self.stages(name, write_id, "open")]
+
+    def names(self):
+        """The names of the tables that exist."""
+        with self._lock:
+            return sorted(self._tables)
 
     def stage_rows(self, name, stage_id, rows, idempotency_key=None):
         """(rows in the stage, duplicate, same rows): a key already used for this stage adds nothing."""

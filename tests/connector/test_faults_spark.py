@@ -13,8 +13,8 @@ import json
 import uuid
 
 import pytest
-
 from streaming_job import feed_summary, register, start_feed_to_table, table_summary
+
 from workshop.truth import checksum, to_json_record
 
 ROWS = 3000
@@ -23,15 +23,10 @@ FAST = {"retryDelay": "5ms", "maxRetryDelay": "50ms", "readTimeout": "500ms"}
 
 
 @pytest.fixture(scope="module")
-def flaky(spark, spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("these tests start their own practice services; the cluster cannot reach them")
-    from workshop.service import PracticeService
-
+def flaky(spark, own_service):
     register(spark)
-    with PracticeService(seed=31, events=ROWS, entities=400, ring_rows=100, auth="oauth", fault_rate=0.3,
-                         fault_kinds=FAULT_KINDS, retry_after=0, slow_seconds=0.6, max_window_rows=1500) as running:
-        yield running
+    return own_service(seed=31, events=ROWS, entities=400, ring_rows=100, auth="oauth", fault_rate=0.3,
+                       fault_kinds=FAULT_KINDS, retry_after=0, slow_seconds=0.6, max_window_rows=1500)
 
 
 def oauth(service):
@@ -118,12 +113,9 @@ def test_malformed_records_go_to_the_dead_letter_table_once_each(spark, flaky_ma
 
 
 @pytest.fixture(scope="module")
-def flaky_malformed(flaky):
-    from workshop.service import PracticeService
-
-    with PracticeService(seed=32, events=600, auth="oauth", fault_rate=0.3, fault_kinds=FAULT_KINDS, retry_after=0,
-                         slow_seconds=0.6, malformed_rate=0.05) as running:
-        yield running
+def flaky_malformed(flaky, own_service):
+    return own_service(seed=32, events=600, auth="oauth", fault_rate=0.3, fault_kinds=FAULT_KINDS, retry_after=0,
+                       slow_seconds=0.6, malformed_rate=0.05)
 
 
 @pytest.mark.spark

@@ -19,9 +19,9 @@ import json
 import math
 
 import pytest
+from conftest import _cluster_reaches_loopback
 from pyspark.sql.types import ArrayType, MapType, StructType, _parse_datatype_string
 
-from conftest import _cluster_reaches_loopback
 from solutions import PracticeDataSource
 from solutions.conversion import RecordConverter, row_to_json_converter
 from workshop.truth import to_json_record
@@ -65,15 +65,13 @@ def as_json(value, data_type):
 
 
 @pytest.fixture(scope="module")
-def quirky(spark, spark_service_url, files):
+def quirky(spark, own_service, files):
     """A service serving 5 % of its events malformed, and its events dumped as served."""
-    from workshop.service import PracticeService
-
     spark.dataSource.register(PracticeDataSource)
-    with PracticeService(seed=11, events=3000, entities=0, ring_rows=0, ring_nodes=0, malformed_rate=0.05) as running:
-        path = files / "events.jsonl"
-        running.truth.dump(path, "events")
-        yield running, path, path.read_text(encoding="utf-8").splitlines()
+    running = own_service(seed=11, events=3000, entities=0, ring_rows=0, ring_nodes=0, malformed_rate=0.05)
+    path = files / "events.jsonl"
+    running.truth.dump(path, "events")
+    return running, path, path.read_text(encoding="utf-8").splitlines()
 
 
 def events_ddl(service):
@@ -348,7 +346,7 @@ def test_the_documented_differences_from_sparks_json_reader(spark, files):
     ddl = ", ".join(f"v{number} {type_}" for number, (_, type_, _, _) in enumerate(STRICTER)) + f", {CORRUPT} string"
     theirs = spark_json(spark, path, ddl, "PERMISSIVE").collect()
     ours = connector_rows(lines, ddl)
-    for number, (difference, type_, value, spark_value) in enumerate(STRICTER):
+    for number, (difference, _type, _value, spark_value) in enumerate(STRICTER):
         spark_row, our_row = theirs[number], ours[number]
         got = spark_row[number]
         if isinstance(spark_value, datetime.datetime):

@@ -6,13 +6,13 @@ import time
 import uuid
 
 import pytest
+from killed_tasks import dying_sink
 from pyspark.sql.types import DecimalType, LongType, StringType, StructField, StructType, TimestampType
 
 from solutions import PracticeDataSource
 from solutions.client import PracticeClient, ServiceError
 from solutions.options import OptionError, parse_options
 from solutions.writer import PracticeBatchWriter, PracticeCommitMessage
-from killed_tasks import dying_sink
 from workshop.truth import checksum
 
 

@@ -3,7 +3,7 @@
 Run on each PySpark of the matrix (4.0.1, 4.1.4, 4.2.1, 4.3.0): each test observes the fact on
 Spark itself and checks that the course's text states what this version does.
 - The stand-in Spark reads for an empty plan: `None` on 4.0 and 4.1, `InputPartition(None)` from 4.2
-  (observed in tests/test_mistakes_batch.py).
+  (observed in tests/connector/test_mistakes_batch.py).
 - Secrets in plans: a Python data source's plans list no options at all; the default
   `spark.redaction.regex` adds `credential` from 4.1.
 - Tokens live per Python process (circuit breakers too: the same module-level state): each of
@@ -22,7 +22,7 @@ from solutions import PracticeDataSource
 
 pytestmark = pytest.mark.version_matrix  # each claim names the versions it holds for
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEXTS = ("solutions", "workshop/lab_sources", "workshop/checks", "docs", "README.md")
 
 
@@ -56,7 +56,7 @@ def is_classic(spark):
 
 def test_the_course_says_an_empty_plan_is_read_as_none_before_4_2():
     # Spark reads an empty plan as None on 4.0 and 4.1 and as InputPartition(None) from 4.2:
-    # tests/test_mistakes_batch.py observes it on each version. The course said 4.1 (issue 12, defect 11).
+    # tests/connector/test_mistakes_batch.py observes it on each version. The course said 4.1 (issue 12, defect 11).
     texts = course_texts()
     wrong = [path for path, text in texts.items() if re.search(r"InputPartition\(None\)\)?`?\s*\(?(on\s*)?4\.1\+", text)]
     assert not wrong, f"these still say InputPartition(None) from 4.1: {wrong}"
@@ -108,7 +108,8 @@ REDACTION_REGEX = {
 def test_the_default_redaction_regex_per_version_and_what_it_hides(spark, tmp_path):
     if not is_classic(spark):
         pytest.skip("reads Spark's defaults and plans through the JVM (classic Spark only)")
-    config = getattr(getattr(spark.sparkContext._jvm.org.apache.spark.internal.config, "package$"), "MODULE$")
+    jvm = spark.sparkContext._jvm  # classic only: the test skips on Spark Connect
+    config = getattr(getattr(jvm.org.apache.spark.internal.config, "package$"), "MODULE$")
     default = config.SECRET_REDACTION_PATTERN().defaultValueString()
     version = spark_version(spark)
     assert default == REDACTION_REGEX[min(version, (4, 1))]

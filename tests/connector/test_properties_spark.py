@@ -13,11 +13,11 @@ microseconds, with no zone involved (dst.utc_text).
 """
 import uuid
 
+import dst
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-import dst
 from solutions import PracticeDataSource
 from solutions.conversion import local_time_zone
 from solutions.options import parse_options

@@ -264,7 +264,7 @@ def test_permissive_keeps_the_fields_that_fit_and_nulls_the_others():
 
 
 def test_permissive_keeps_the_parts_of_structs_that_fit_as_spark_does():
-    # What Spark's JSON reader gives for these (4.0.1 and 4.3.0; tests/test_differential_json.py
+    # What Spark's JSON reader gives for these (4.0.1 and 4.3.0; tests/connector/test_differential_json.py
     # compares them on Spark): a struct keeps its fields that fit, also in lists and maps; a list
     # or map with an element that does not fit is null as a whole.
     point = StructType([StructField("x", LongType()), StructField("y", LongType())])

@@ -11,9 +11,9 @@ import pytest
 
 from solutions.options import OPTIONS, OptionError, markdown, parse_options, unknown_options
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UTC = datetime.timezone.utc
-# Spark 4.0's default spark.redaction.regex (4.1+ adds |credential: tests/test_version_claims.py)
+# Spark 4.0's default spark.redaction.regex (4.1+ adds |credential: tests/connector/test_version_claims.py)
 REDACTION_REGEX = re.compile(r"(?i)secret|password|token|access[.]?key")
 
 
@@ -151,8 +151,9 @@ def test_parsed_options_pickle():
 
 
 def test_bad_options_fail_in_reader_construction_before_any_request():
-    from solutions import PracticeDataSource
     from pyspark.sql.datasource import CaseInsensitiveDict
+
+    from solutions import PracticeDataSource
 
     # No service at this URL: the option error comes first, before any network call.
     source = PracticeDataSource(CaseInsensitiveDict({"url": "http://127.0.0.1:9", "numPartitions": "many"}))

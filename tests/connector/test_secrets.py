@@ -13,10 +13,10 @@ import re
 import uuid
 
 import pytest
+from streaming_job import register, start_feed_to_table
 
 from solutions.datasource import PracticeDataSource
 from solutions.options import OPTIONS
-from streaming_job import register, start_feed_to_table
 from workshop import standin_credentials
 
 SECRETS = {
@@ -48,17 +48,13 @@ METHODS = ["databricks", "cloud", "oauth", "apiKey-header", "apiKey-query", "bas
 
 
 @pytest.fixture(scope="module")
-def guarded(spark, spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("these tests start their own practice service; the cluster cannot reach it")
-    from workshop.service import PracticeService
-
+def guarded(spark, own_service):
     register(spark)
-    with PracticeService(seed=41, events=300, entities=120, ring_rows=40, auth="any", **SECRETS) as running:
-        standin_credentials.register("practice-credential", running.url, **running.credentials)
-        standin_credentials.register("wrong-credential", running.url, **{**running.credentials, "client_secret": WRONG})
-        standin_credentials.register_default(running.url, **running.credentials)
-        yield running
+    running = own_service(seed=41, events=300, entities=120, ring_rows=40, auth="any", **SECRETS)
+    standin_credentials.register("practice-credential", running.url, **running.credentials)
+    standin_credentials.register("wrong-credential", running.url, **{**running.credentials, "client_secret": WRONG})
+    standin_credentials.register_default(running.url, **running.credentials)
+    yield running
     standin_credentials.unregister("practice-credential")
     standin_credentials.unregister("wrong-credential")
     standin_credentials.unregister(standin_credentials.DEFAULT)
@@ -137,7 +133,7 @@ def test_no_secret_in_any_output(spark, guarded, method, tmp_path, capsys, caplo
     outputs += [captured.out, captured.err, caplog.text, log_file.read_text()]
     text = "\n".join(outputs)
     assert "BatchScan" in text and "read partition" in text  # the outputs are real, not empty
-    secrets = list(SECRETS.values()) + [WRONG] + list(guarded.auth._tokens)  # every token issued so far
+    secrets = list(SECRETS.values()) + [WRONG] + guarded.auth.issued_tokens()  # every token issued so far
     leaked = [secret[:12] + "..." for secret in secrets if secret in text]
     assert leaked == [], f"secrets in the output of auth method {method}"
 

@@ -8,23 +8,26 @@ import os
 import uuid
 
 import pytest
+from killed_tasks import dying_sink
+from streaming_job import (
+    PROCESSING_TIME,
+    data_batches,
+    feed_summary,
+    read_feed,
+    register,
+    start_feed_to_table,
+    table_summary,
+)
 
 from solutions.client import PracticeClient, ServiceError
-from solutions.options import OptionError, parse_options
 from solutions.observability import micro_batch_id
+from solutions.options import OptionError, parse_options
 from solutions.stream_writer import PracticeStreamCommitMessage, PracticeStreamWriter
-from killed_tasks import dying_sink
-from streaming_job import PROCESSING_TIME, data_batches, feed_summary, read_feed, register, start_feed_to_table, table_summary
 
 
 @pytest.fixture(scope="module")
-def feed(spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("streaming tests start their own practice service here; the cluster cannot reach it")
-    from workshop.service import PracticeService
-
-    with PracticeService(seed=12, events=300) as running:
-        yield running
+def feed(own_service):
+    return own_service(seed=12, events=300)
 
 
 def new_table():

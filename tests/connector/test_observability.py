@@ -1,4 +1,5 @@
-"""Secrets never reach a JSON log line, whatever characters they hold (issue 12, defect 8).
+"""The observability layer: JSON log lines, per-task metrics, and secrets that never reach a
+log line, whatever characters they hold (issue 12, defect 8).
 
 json.dumps escapes `"`, `\\` and control characters (and non-ASCII with ensure_ascii), and
 exception messages quote values with repr(): a secret holding such a character reaches a line
@@ -10,7 +11,8 @@ import uuid
 
 import pytest
 
-from solutions.observability import JsonFormatter, remember_secret
+from solutions.observability import JsonFormatter, redact, remember_secret, sum_metrics
+from solutions.writer import PracticeCommitMessage
 
 # One distinctive secret per kind of character that an encoding rewrites.
 SECRETS = {
@@ -90,14 +92,9 @@ def test_plain_values_keep_their_json_types():
 
 
 @pytest.fixture(scope="module")
-def keyed_service(spark_service_url, service):
+def keyed_service(own_service):
     """A practice service that wants an API key (the shared one asks for none)."""
-    if spark_service_url != service.url:
-        pytest.skip("this test starts its own practice service; the cluster cannot reach it")
-    from workshop.service import PracticeService
-
-    with PracticeService(seed=43, events=20, entities=20, ring_rows=20, auth="api_key", api_key="right-key-Secret-1Aa") as running:
-        yield running
+    return own_service(seed=43, events=20, entities=20, ring_rows=20, auth="api_key", api_key="right-key-Secret-1Aa")
 
 
 @pytest.mark.spark
@@ -116,7 +113,7 @@ def test_no_secret_form_in_the_log_file_of_a_spark_read_with_bad_tokens(spark, k
         reader = (spark.read.format("practice").schema("id long, name string").option("url", keyed_service.url)
                   .option("resource", "entities").option("apiToken", secret).option("logFile", log_file)
                   .option("logLevel", "DEBUG").option("maxRetries", "0"))
-        with pytest.raises(Exception):
+        with pytest.raises(Exception, match="apiToken"):  # refused as an option, or by the service
             reader.load().collect()
 
     url = keyed_service.url
@@ -144,3 +141,23 @@ def test_no_secret_form_in_the_log_file_of_a_spark_read_with_bad_tokens(spark, k
     assert sum(entry["message"] == "token *** was refused" for entry in entries) == len(SECRETS)
     leaked = {kind: leaked_forms(text, secret) for kind, secret in SECRETS.items() if leaked_forms(text, secret)}
     assert leaked == {}
+
+
+# -- the JSON formatter and the metrics --------------------------------------------------------
+
+
+def test_redaction_and_the_json_formatter():
+    remember_secret("very-secret-value-123")
+    assert redact("GET /x?api_key=abc&limit=1 with very-secret-value-123") == "GET /x?api_key=***&limit=1 with ***"
+    record = logging.LogRecord("solutions.x", logging.WARNING, "f.py", 1, "token %s", ("very-secret-value-123",), None)
+    record.partition_id, record.attempt = 3, 2
+    line = JsonFormatter().format(record)
+    assert "very-secret-value-123" not in line
+    assert '"partition_id": 3' in line and '"attempt": 2' in line and '"level": "WARNING"' in line
+
+
+def test_metrics_are_summed_over_commit_messages():
+    messages = [PracticeCommitMessage(0, rows=3, bytes=10, requests=2, retries=1, seconds=0.5), None,
+                PracticeCommitMessage(1, rows=4, bytes=5, requests=3, retries=0, dead_letters=1, seconds=0.25)]
+    assert sum_metrics(messages) == {"rows": 7, "bytes": 15, "requests": 5, "retries": 1, "dead_letters": 1,
+                                     "seconds": 0.75, "tasks": 2}

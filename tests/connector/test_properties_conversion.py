@@ -9,6 +9,7 @@ import json
 import math
 import zoneinfo
 
+import dst
 from hypothesis import given
 from hypothesis import strategies as st
 from pyspark.sql import Row
@@ -32,7 +33,6 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-import dst
 from solutions.conversion import (
     INTEGER_RANGES,
     local_time_zone,

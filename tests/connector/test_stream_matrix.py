@@ -19,7 +19,6 @@ import uuid
 from collections import Counter
 
 import pytest
-
 from streaming_job import data_batches, feed_summary, progress, read_feed, register, start_feed_to_table, table_summary
 
 pytestmark = pytest.mark.version_matrix
@@ -30,14 +29,9 @@ IGNORED = "option maxRecordsPerTrigger=100 is ignored"
 
 
 @pytest.fixture(scope="module")
-def feed(spark, spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("streaming tests start their own practice service here; the cluster cannot reach it")
-    from workshop.service import PracticeService
-
+def feed(spark, own_service):
     register(spark)
-    with PracticeService(seed=21, events=10) as running:
-        yield running
+    return own_service(seed=21, events=10)
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,11 @@ import regex
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_HEADER = "# Databricks notebook source"
 SOLUTION_NOTEBOOKS = ROOT / "solutions" / "notebooks"
 RUNNER = ROOT / "tests" / "run_on_cluster.py"
-SCHEMA_DIR = ROOT / "tests" / "bundle_schema"
+SCHEMA_DIR = ROOT / "tests" / "course" / "bundle_schema"
 WHEEL_GLOB = "../dist/*.whl"
 # The labs that exist, as the lab builder lists them (workshop.labs.lab_sources), read from
 # this checkout: the installed wheel the solution_tests job imports has no lab sources.
@@ -430,7 +430,7 @@ def test_notebook_path_points_at_a_notebook(job_key, task, config_file):
 def test_every_python_file_is_a_plain_file():
     python_tasks = [(j, t, p) for j, t, p in all_tasks() if "spark_python_task" in t]
     assert python_tasks, "the solution tests run as a Python script task"
-    for job_key, task, config_file in python_tasks:
+    for _job_key, task, config_file in python_tasks:
         value = task["spark_python_task"]["python_file"]
         assert not value.startswith("/") and "${" not in value, value
         target = (config_file.parent / value).resolve()
@@ -611,4 +611,4 @@ def test_the_schema_check_accepts_variable_references_anywhere():
 def test_the_schema_note_describes_the_committed_schema():
     note = (SCHEMA_DIR / "README.md").read_text()
     digest = hashlib.sha256((SCHEMA_DIR / "jsonschema.json").read_bytes()).hexdigest()
-    assert digest in note, "tests/bundle_schema/README.md names the sha256 of the schema it describes"
+    assert digest in note, "tests/course/bundle_schema/README.md names the sha256 of the schema it describes"

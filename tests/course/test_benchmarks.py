@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "benchmarks")
 if not os.path.isdir(BENCHMARKS):  # a clone always has it; the bundle does not deploy it (sync.exclude)
     pytest.skip("benchmarks/ is not deployed to the workspace; run these tests from a clone", allow_module_level=True)
 

@@ -167,23 +167,17 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def ctx(spark, spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("these cases start their own practice services; the cluster cannot reach them")
-    from workshop.service import PracticeService
-
+def ctx(spark, own_service):
     spark.dataSource.register(PracticeDataSource)
     small = dict(seed=61, events=400, entities=60, ring_rows=30)
     services = {
-        "open": PracticeService(**small),
-        "guarded": PracticeService(**small, auth="any"),
-        "keyonly": PracticeService(**small, auth="api_key"),
-        "tls": PracticeService(**small, tls=True),
-        "expiring": PracticeService(**small, auth="oauth", token_ttl=0.0001),  # tokens are dead on arrival
-        "malformed": PracticeService(**{**small, "seed": 62}, malformed_rate=0.05),
+        "open": own_service(**small),
+        "guarded": own_service(**small, auth="any"),
+        "keyonly": own_service(**small, auth="api_key"),
+        "tls": own_service(**small, tls=True),
+        "expiring": own_service(**small, auth="oauth", token_ttl=0.0001),  # tokens are dead on arrival
+        "malformed": own_service(**{**small, "seed": 62}, malformed_rate=0.05),
     }
-    for running in services.values():
-        running.start()
     # A table the writes must not change: the kv rows, with the kv fields.
     import requests
 
@@ -192,14 +186,12 @@ def ctx(spark, spark_service_url, service):
     requests.post(services["open"].url + "/v1/tables/existing_kv/rows", json={"rows": services["open"].truth.records("kv")[:5]}, timeout=10)
     key_token = [{"name": "key", "type": "string", "nullable": True}, {"name": "token", "type": "bigint", "nullable": True}]
     requests.put(services["open"].url + "/v1/tables/key_token", json={"fields": key_token}, timeout=10)
-    yield services
-    for running in services.values():
-        running.stop()
+    return services
 
 
 def tables(service):
     """Every table of the service with its published rows (to show that nothing changed)."""
-    return {name: service.truth.table(name) for name in list(service.tables._tables)}
+    return {name: service.truth.table(name) for name in service.tables.names()}
 
 
 def options_of(case, ctx):

@@ -160,13 +160,11 @@ def test_schema_mismatches_are_all_listed(service):
 
 
 @pytest.fixture(scope="module")
-def quirky(spark_service_url):
+def quirky(own_service):
     """A service with malformed events, no entities and an empty token ring."""
-    from workshop.service import PracticeService
-
-    with PracticeService(seed=11, events=800, entities=0, ring_rows=0, ring_nodes=0, malformed_rate=0.05) as running:
-        assert running.truth.malformed_seqs(), "the service serves some malformed records"
-        yield running
+    running = own_service(seed=11, events=800, entities=0, ring_rows=0, ring_nodes=0, malformed_rate=0.05)
+    assert running.truth.malformed_seqs(), "the service serves some malformed records"
+    return running
 
 
 EVENTS_WITH_CORRUPT = (
@@ -236,9 +234,9 @@ def _iso(value):
 
 
 def test_filter_pushdown_is_feature_detected(service, monkeypatch, caplog):
-    import solutions.datasource as datasource
     from pyspark.sql.datasource import CaseInsensitiveDict
 
+    import solutions.datasource as datasource
     from solutions.reader import PracticePushdownReader
 
     source = PracticeDataSource(CaseInsensitiveDict({"url": service.url, "filterPushdown": "true"}))

@@ -129,7 +129,7 @@ def test_same_seed_same_faults_other_seed_other_faults():
 def test_retrying_a_faulted_request_eventually_succeeds_with_the_right_data():
     with PracticeService(**fault_settings(3)) as service:
         for after in range(0, 50, 10):
-            for attempt in range(50):
+            for _attempt in range(50):
                 try:
                     answer = requests.get(service.url + "/v1/events/feed", params={"after_seq": after, "limit": 10},
                                           headers=key(service), timeout=10)

@@ -74,17 +74,12 @@ PERMISSIVE_CASES = CASES + [
 
 
 @pytest.fixture(scope="module")
-def services(spark, spark_service_url, service):
+def services(spark, own_service):
     """{malformed rate: service}: the same events with nulls (note, payload, location), and 5 %
     of them malformed in one."""
-    if spark_service_url != service.url:
-        pytest.skip("this test starts its own practice services; the cluster cannot reach them")
-    from workshop.service import PracticeService
-
     spark.dataSource.register(PracticeDataSource)
     settings = dict(seed=23, events=3000, entities=0, ring_rows=0, ring_nodes=0)
-    with PracticeService(**settings, malformed_rate=0.05) as quirky, PracticeService(**settings) as clean:
-        yield {0.05: quirky, 0: clean}
+    return {0.05: own_service(**settings, malformed_rate=0.05), 0: own_service(**settings)}
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,17 @@
-"""The resilience and auth layers without Spark: classification, backoff, budgets, the breaker,
-idempotent writes under lost answers, dead letters, token caching and refresh, redaction.
+"""The resilience layer without Spark: classification, backoff, budgets, the breaker,
+idempotent writes under lost answers, dead letters.
 
 The connector code runs in this process against the real practice service; the Spark versions
-of these behaviours are in test_faults_spark.py, test_secrets.py and test_bad_input.py.
+of these behaviours are in test_faults_spark.py and test_bad_input.py.
 """
-import logging
 import socket
-import time
 import uuid
 
 import pytest
 import requests
 
-from solutions import auth, resilience
+from solutions import resilience
 from solutions.client import PracticeClient, ServiceError
-from solutions.observability import JsonFormatter, redact, remember_secret, sum_metrics
 from solutions.options import parse_options
 from solutions.resilience import (
     FATAL,
@@ -26,7 +23,7 @@ from solutions.resilience import (
     RetryPolicy,
     classify,
 )
-from solutions.writer import PracticeBatchWriter, PracticeCommitMessage
+from solutions.writer import PracticeBatchWriter
 from workshop.service import PracticeService
 from workshop.truth import checksum
 
@@ -267,78 +264,3 @@ def test_without_a_dead_letter_table_a_refused_row_fails_the_task_and_nothing_is
     with pytest.raises(ServiceError, match=r"HTTP 422 invalid_rows: row 1, field 'id'.*set option deadLetterTable"):
         writer.send(iter([{"id": 1}, {"id": "x"}]))
     assert service.truth.table(table) == []
-
-
-# -- tokens -------------------------------------------------------------------------------------
-
-
-@pytest.fixture()
-def oauth_service():
-    auth.forget_tokens()
-    with PracticeService(**SMALL, auth="oauth", token_ttl=1) as running:
-        yield running
-    auth.forget_tokens()
-
-
-def oauth_client(service):
-    credentials = service.credentials
-    return client_for(service.url, clientId=credentials["client_id"], clientSecret=credentials["client_secret"])
-
-
-def token_fetches(caplog):
-    return [record for record in caplog.records if record.getMessage().startswith("got a new access token")]
-
-
-def test_a_token_is_cached_per_process_and_fetched_again_before_it_expires(oauth_service, caplog):
-    caplog.set_level(logging.INFO, logger="solutions")
-    with oauth_client(oauth_service) as first, oauth_client(oauth_service) as second:
-        first.get("/v1/entities/stats")
-        second.get("/v1/entities/stats")  # another task in this process: the cached token
-        assert len(token_fetches(caplog)) == 1
-        time.sleep(1.0)  # token_ttl=1: the token is due for refresh (0.1 s before it expires)
-        first.get("/v1/entities/stats")
-        assert len(token_fetches(caplog)) == 2
-
-
-def test_a_401_fetches_a_new_token_once(oauth_service, caplog):
-    caplog.set_level(logging.INFO, logger="solutions")
-    with oauth_client(oauth_service) as client:
-        client.get("/v1/entities/stats")
-        oauth_service.auth.expire(client.authenticator.token)  # revoked before its time
-        assert client.get("/v1/entities/stats")["count"] == 100  # refreshed once, then fine
-    assert len(token_fetches(caplog)) == 2
-    assert any("refused the access token (401)" in record.getMessage() for record in caplog.records)
-
-
-def test_a_401_after_the_refresh_is_fatal():
-    auth.forget_tokens()
-    with PracticeService(**SMALL, auth="oauth", token_ttl=0.0001) as expiring:  # every token is dead on arrival
-        with oauth_client(expiring) as client:
-            with pytest.raises(ServiceError, match="refused auth method oauth .* even with a newly fetched token"):
-                client.get("/v1/entities/stats")
-
-
-def test_the_sovereign_cloud_table_builds_token_urls():
-    options = parse_options({"url": "http://x", "clientId": "c", "clientSecret": "s", "tenantId": "t-1", "azureCloud": "china"})
-    assert auth.token_url(options) == "https://login.chinacloudapi.cn/t-1/oauth2/v2.0/token"
-    assert set(auth.AZURE_CLOUDS) == {"public", "government", "china"}
-
-
-# -- secrets and logs ---------------------------------------------------------------------------
-
-
-def test_redaction_and_the_json_formatter():
-    remember_secret("very-secret-value-123")
-    assert redact("GET /x?api_key=abc&limit=1 with very-secret-value-123") == "GET /x?api_key=***&limit=1 with ***"
-    record = logging.LogRecord("solutions.x", logging.WARNING, "f.py", 1, "token %s", ("very-secret-value-123",), None)
-    record.partition_id, record.attempt = 3, 2
-    line = JsonFormatter().format(record)
-    assert "very-secret-value-123" not in line
-    assert '"partition_id": 3' in line and '"attempt": 2' in line and '"level": "WARNING"' in line
-
-
-def test_metrics_are_summed_over_commit_messages():
-    messages = [PracticeCommitMessage(0, rows=3, bytes=10, requests=2, retries=1, seconds=0.5), None,
-                PracticeCommitMessage(1, rows=4, bytes=5, requests=3, retries=0, dead_letters=1, seconds=0.25)]
-    assert sum_metrics(messages) == {"rows": 7, "bytes": 15, "requests": 5, "retries": 1, "dead_letters": 1,
-                                     "seconds": 0.75, "tasks": 2}

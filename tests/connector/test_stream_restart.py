@@ -22,22 +22,17 @@ import time
 import uuid
 
 import pytest
-
 from streaming_job import data_batches, feed_summary, read_feed, register, start_feed_to_table, table_summary
+
 from workshop.truth import checksum
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/, with streaming_job.py
 READ = {"maxRecordsPerTrigger": 100, "numPartitions": 2}
 
 
 @pytest.fixture(scope="module")
-def feed(spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("streaming tests start their own practice service here; the cluster cannot reach it")
-    from workshop.service import PracticeService
-
-    with PracticeService(seed=13, events=250) as running:
-        yield running
+def feed(own_service):
+    return own_service(seed=13, events=250)
 
 
 def new_table():
@@ -155,11 +150,8 @@ def test_a_batch_that_fails_mid_write_is_aborted_and_replayed(spark, feed, tmp_p
 
 
 @pytest.fixture(scope="module")
-def malformed_feed(feed):
-    from workshop.service import PracticeService
-
-    with PracticeService(seed=15, events=300, malformed_rate=0.05) as running:
-        yield running
+def malformed_feed(own_service):
+    return own_service(seed=15, events=300, malformed_rate=0.05)
 
 
 def seq_in(letter):
@@ -203,7 +195,7 @@ def test_a_replayed_batch_records_its_dead_letters_once(spark, malformed_feed, t
 
 
 def start_job(feed, table, checkpoint, log_path, starting_seq, forever):
-    command = [sys.executable, os.path.join(HERE, "streaming_job.py"), "--url", feed.url, "--table", table,
+    command = [sys.executable, os.path.join(TESTS, "streaming_job.py"), "--url", feed.url, "--table", table,
                "--checkpoint", checkpoint, "--starting-offsets", str(starting_seq), "--max-records", "100"]
     if forever:
         command.append("--forever")

@@ -23,7 +23,6 @@ import uuid
 from collections import Counter
 
 import pytest
-
 from streaming_job import progress, read_feed, register
 
 DELAY_MS = 5_000
@@ -32,13 +31,8 @@ CHUNK, CHUNKS = 300, 4  # the feed grows by CHUNK events while the query runs: o
 
 
 @pytest.fixture(scope="module")
-def feed(spark_service_url, service):
-    if spark_service_url != service.url:
-        pytest.skip("streaming tests start their own practice service here; the cluster cannot reach it")
-    from workshop.service import PracticeService
-
-    with PracticeService(seed=14, events=CHUNK) as running:
-        yield running
+def feed(own_service):
+    return own_service(seed=14, events=CHUNK)
 
 
 def micros(text):

@@ -42,7 +42,7 @@ def at(micros):
 def assert_tiles(windows, start, end):
     """Windows are adjacent, non-empty and cover exactly [start, end)."""
     assert windows[0][0] == start and windows[-1][1] == end
-    for (low, high), (next_low, _) in zip(windows, windows[1:]):
+    for (_low, high), (next_low, _) in zip(windows, windows[1:]):
         assert high == next_low, "a gap or an overlap between windows"
     assert all(low < high for low, high in windows), "an empty window"
 
@@ -68,7 +68,7 @@ def test_windows_are_split_until_the_service_accepts_them():
         )
         max_rows = rng.randrange(50, 1500)
 
-        def count(low, high):
+        def count(low, high, events=events):
             first = bisect_left(events, (low - BASE) // MICROSECOND)
             last = bisect_left(events, (high - BASE) // MICROSECOND)
             return last - first

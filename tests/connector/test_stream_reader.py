@@ -4,7 +4,7 @@ admission control, first called directly on the driver side, then on real Spark.
 Admission control is feature-detected: on PySpark 4.2+ Spark passes a read limit to
 `latestOffset(start, limit)`; on 4.0/4.1 Spark calls `latestOffset()`, which returns the feed's
 end whatever maxRecordsPerTrigger says. Each version runs the tests that apply to it and skips
-the others with the reason; tests/test_stream_matrix.py runs the triggers on Spark.
+the others with the reason; tests/connector/test_stream_matrix.py runs the triggers on Spark.
 """
 import json
 import logging
@@ -12,6 +12,7 @@ import random
 import uuid
 
 import pytest
+from streaming_job import data_batches, read_feed, register, start_feed_to_table
 
 from solutions.options import OptionError, parse_options
 from solutions.simple_stream_reader import PracticeSimpleStreamReader
@@ -24,7 +25,6 @@ from solutions.stream_reader import (
     parse_starting_offsets,
     plan_seq_ranges,
 )
-from streaming_job import data_batches, read_feed, register, start_feed_to_table
 from workshop.truth import checksum, to_json_record
 
 needs_admission_control = pytest.mark.skipif(not HAS_ADMISSION_CONTROL, reason="admission control needs PySpark 4.2+")
@@ -79,14 +79,9 @@ def test_starting_offsets_option_is_checked():
 
 
 @pytest.fixture(scope="module")
-def feed(spark_service_url, service):
+def feed(own_service):
     """A practice service of this module's own, whose feed the tests grow with append_events."""
-    if spark_service_url != service.url:
-        pytest.skip("streaming tests start their own practice service here; the cluster cannot reach it")
-    from workshop.service import PracticeService
-
-    with PracticeService(seed=11, events=400) as running:
-        yield running
+    return own_service(seed=11, events=400)
 
 
 @pytest.fixture(scope="module")
