@@ -8,10 +8,11 @@ that Jupyter, VS Code and Databricks understand: cells start with `# %%` (code) 
   function or class from the reference connector, so the notebook shows the real code;
   `# %include solutions.reader:PracticeBatchReader.read` inserts one method, at the indent of
   the directive (so a lab can override just that method in a subclass).
-- `# %setup` becomes the lines every lab's first cell starts with (SETUP_LINES): find the
-  course folder and put it on `sys.path` before the kit is imported.
+- `# %setup` becomes every lab's first cell, one line (`setup_line`): import the kit (labs/workshop
+  finds it wherever the course is), start Spark and the practice service, name the lab.
 - A region between `# BEGIN SOLUTION: <hint>` and `# END SOLUTION` is the answer: the
-  solution notebook keeps it, the learner notebook gets `raise NotImplementedError(<hint>)`.
+  solution notebook keeps it, the learner notebook gets `# TODO: <hint>` (one line of intent)
+  and a `raise NotImplementedError` (`lab.hint(name)` gives more help, step by step).
 
 In markdown, `![alt](images/name.svg)` is embedded as a data URI, so pictures render in the
 Databricks workspace, Jupyter and VS Code without files beside the notebook.
@@ -40,19 +41,11 @@ IMAGE = re.compile(r"!\[([^\]]*)\]\((images/[\w.-]+\.(svg|png))\)")
 
 
 SETUP = re.compile(r"^# %setup\s*$")
-# Before the kit can be imported: find the course folder (a bundle or a clone has
-# databricks.yml at its root) and put it on sys.path; on a cluster without it, the installed
-# wheel is used.
-SETUP_LINES = [
-    "import os, sys",
-    "",
-    "root = os.getcwd()",
-    'while not os.path.exists(os.path.join(root, "databricks.yml")) and os.path.dirname(root) != root:',
-    "    root = os.path.dirname(root)",
-    'if os.path.exists(os.path.join(root, "databricks.yml")) and root not in sys.path:',
-    "    sys.path.insert(0, root)  # else the course's wheel, installed on the cluster, is used",
-    "",
-]
+
+
+def setup_line(lab):
+    """The first cell of lab `lab`: one line (labs/workshop makes the kit importable from the labs)."""
+    return f'from workshop.notebook import start_lab; lab = start_lab("{lab}"); spark = lab.spark'
 
 
 def lab_sources():
@@ -124,12 +117,12 @@ def _indent(line):
     return len(line) - len(line.lstrip())
 
 
-def expand_includes(lines):
+def expand_includes(lines, lab=None):
     out = []
     for line in lines:
         match = INCLUDE.match(line)
         if SETUP.match(line):
-            out.extend(SETUP_LINES)
+            out.append(setup_line(lab))
         elif match:
             indent, module, name = match.groups()
             out.extend(indent + source_line if source_line else "" for source_line in object_source(module, name))
@@ -150,7 +143,7 @@ def render_code(lines, learner):
             if learner:
                 indent, hint = begin.group(1), (begin.group(2) or "implement this").strip()
                 out.append(f"{indent}# TODO: {hint}")
-                out.append(f"{indent}raise NotImplementedError({hint!r})")
+                out.append(f'{indent}raise NotImplementedError("your code here: see the TODO above")')
         elif end:
             if not in_solution:
                 raise ValueError("# END SOLUTION without # BEGIN SOLUTION")
@@ -180,6 +173,7 @@ def make_notebook(source_path, learner):
 
     with open(source_path) as f:
         cells = parse_cells(f.read())
+    lab = os.path.basename(source_path)[:2]
     notebook = nbformat.v4.new_notebook()
     notebook.metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -190,7 +184,7 @@ def make_notebook(source_path, learner):
         if kind == "markdown":
             notebook.cells.append(nbformat.v4.new_markdown_cell(render_markdown(lines), id=cell_id))
         else:
-            code = "\n".join(render_code(expand_includes(lines), learner))
+            code = "\n".join(render_code(expand_includes(lines, lab), learner))
             notebook.cells.append(nbformat.v4.new_code_cell(code, id=cell_id))
     nbformat.validate(notebook)
     return nbformat.writes(notebook) + "\n"
@@ -212,7 +206,7 @@ def solution_namespace(lab):
     with open(source_path(lab)) as f:
         cells = parse_cells(f.read())
     for kind, lines in cells:
-        lines = expand_includes(lines)
+        lines = expand_includes(lines, lab)
         if kind == "code" and any(BEGIN.match(line) for line in lines):
             exec(compile("\n".join(render_code(lines, learner=False)), f"lab {lab} solution", "exec"), namespace)
     return namespace

@@ -36,10 +36,10 @@ def test_notebooks_are_valid_and_learner_copies_hide_the_answers(lab):
     markdown = "\n".join(cell.source for cell in learner.cells if cell.cell_type == "markdown")
     for part in ("**Goal:**", "**Time:**", "## Check", "## Stretch", "## Recap"):
         assert part in markdown, f"lab {lab} lacks {part}"
-    # The first code cell makes the kit importable before importing it (the `# %setup` directive).
+    # The first code cell is the one setup line, naming its lab (the `# %setup` directive).
     for notebook in (learner, solution):
         first = next(cell.source for cell in notebook.cells if cell.cell_type == "code")
-        assert first.startswith("\n".join(labs.SETUP_LINES)) and "start_lab()" in first, f"lab {lab}: setup cell"
+        assert first == labs.setup_line(lab) and f'start_lab("{lab}")' in first, f"lab {lab}: setup cell"
 
 
 def test_solution_regions_become_todos_with_the_hint():
@@ -52,7 +52,7 @@ def test_solution_regions_become_todos_with_the_hint():
     assert labs.render_code(lines, learner=True) == [
         "def f(x):",
         "    # TODO: double it",
-        "    raise NotImplementedError('double it')",
+        '    raise NotImplementedError("your code here: see the TODO above")',  # the hint once, not twice
     ]
     assert labs.render_code(lines, learner=False) == ["def f(x):", "    return 2 * x"]
 

@@ -16,17 +16,17 @@
 # %% [markdown]
 # ## Setup
 #
-# The first cell of every lab finds the course folder, makes the course kit importable,
-# starts Spark and starts (or reuses) the practice service on this machine (on Databricks:
-# on the cluster's driver, where the executors reach it over loopback). Run it again
-# whenever you like, including after a restart.
+# The first cell of every lab is one line. It imports the course kit (`labs/workshop` finds it in
+# the course folder above the labs, or the installed course for a copy of the labs elsewhere),
+# starts Spark (locally it attaches to a warm Spark when `workshop lab` or `workshop run` keeps
+# one), starts (or reuses) the practice service on this machine (on Databricks: on the cluster's
+# driver, where the executors reach it over loopback), and says where it runs and which of the
+# lab's Spark-version branches apply there. On a Databricks cluster it also installs the
+# course's current wheel, restarting Python when the wheel changed: run the cell again then.
+# Run it again whenever you like, including after a restart.
 
 # %%
 # %setup
-from workshop.notebook import start_lab
-
-lab = start_lab()
-spark = lab.spark
 
 # %% [markdown]
 # ## The picture

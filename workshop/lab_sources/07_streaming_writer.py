@@ -15,10 +15,6 @@
 
 # %%
 # %setup
-from workshop.notebook import start_lab
-
-lab = start_lab()
-spark = lab.spark
 
 # %% [markdown]
 # ## The picture
@@ -194,6 +190,7 @@ print("after batch 1 aborted:", requests.get(f"{lab.url}/v1/tables/lab07_commit_
 # `exactlyOnce=false` the replayed batch lands twice.
 
 # %%
+import os
 import tempfile
 
 from solutions.datasource import PracticeDataSource

@@ -15,10 +15,6 @@
 
 # %%
 # %setup
-from workshop.notebook import start_lab
-
-lab = start_lab()
-spark = lab.spark
 
 # %% [markdown]
 # ## The picture
@@ -204,6 +200,7 @@ with LabClient(options) as first, LabClient(options) as second:
 # per process (`pid`), and look for the secret.
 
 # %%
+import os
 import json
 import tempfile
 

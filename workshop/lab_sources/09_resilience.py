@@ -15,10 +15,6 @@
 
 # %%
 # %setup
-from workshop.notebook import start_lab
-
-lab = start_lab()
-spark = lab.spark
 
 # %% [markdown]
 # ## The picture
@@ -212,6 +208,7 @@ print("equal to ground truth:", checksum(items) == lab.service.truth.checksum("e
 # circuit breaker's message.
 
 # %%
+import os
 import json
 import tempfile
 

@@ -15,10 +15,6 @@
 
 # %%
 # %setup
-from workshop.notebook import start_lab
-
-lab = start_lab()
-spark = lab.spark
 
 # %% [markdown]
 # ## The picture
@@ -63,6 +59,7 @@ spark = lab.spark
 # The reference's JSON lines, from a real read: `logLevel=DEBUG` adds one line per request.
 
 # %%
+import os
 import json
 import tempfile
 
@@ -142,6 +139,7 @@ class JsonFormatter(logging.Formatter):
 # Your formatter on one line, with a secret in it, and inside Spark tasks:
 
 # %%
+import sys
 from pyspark.sql.functions import spark_partition_id, udf
 
 from solutions.observability import remember_secret

@@ -15,10 +15,6 @@
 
 # %%
 # %setup
-from workshop.notebook import start_lab
-
-lab = start_lab()
-spark = lab.spark
 
 # %% [markdown]
 # ## The picture
@@ -157,9 +153,13 @@ figures = benchmark_page_sizes()
 
 # %%
 import glob
+import os
 import subprocess
+import sys
 import tempfile
 import zipfile
+
+from workshop.labs import ROOT as root  # the course folder (or, from a wheel, where the kit is installed)
 
 if os.environ.get("DATABRICKS_RUNTIME_VERSION") or not os.path.exists(os.path.join(root, "pyproject.toml")):
     built = sorted(glob.glob(os.path.join(os.environ.get("WORKSHOP_ARTIFACT_PATH", "/nonexistent"), ".internal", "*.whl")))
