@@ -14,6 +14,8 @@ import pytest
 # Tests choose their Spark mode (classic unless WORKSHOP_SPARK_MODE says otherwise): they never
 # attach to a warm Spark that a learner's `workshop lab` happens to run on this machine.
 os.environ.setdefault("WORKSHOP_SPARK_MODE", "classic")
+# Checks of the reference solutions are not the learner's progress (workshop/progress.py).
+os.environ["WORKSHOP_PROGRESS_FILE"] = os.devnull
 
 # Property tests (hypothesis): the small profile by default and in CI; the large one by hand,
 # `HYPOTHESIS_PROFILE=large pytest tests/connector/test_properties_*.py` (or `--hypothesis-profile=large`).

@@ -4,8 +4,8 @@
 
 `start_lab` prints where the lab runs (local Spark, a warm Spark, a Databricks runtime) and
 which of the lab's Spark-version branches apply there, and returns `lab`: `lab.spark`,
-`lab.service` (the practice service on this driver), `lab.url`, and `lab.hint(name)`, which
-prints the next hint for one of the lab's tasks.
+`lab.service` (the practice service on this driver), `lab.url`, `lab.hint(name)`, which
+prints the next hint for one of the lab's tasks, and `lab.progress()`, which shows which labs pass.
 """
 import glob
 import importlib
@@ -118,7 +118,14 @@ def start_lab(lab=None, **service_settings):
     if branches:
         print("What this lab's version branches find here:\n" + "\n".join(branches))
     return types.SimpleNamespace(spark=spark, service=service, url=service.url, number=lab,
-                                 hint=lambda name: hint(lab, name))
+                                 hint=lambda name: hint(lab, name), progress=show_progress)
+
+
+def show_progress():
+    """Print which labs pass: the last check of each (workshop/progress.py)."""
+    from workshop import progress
+
+    print(progress.overview())
 
 
 # -- hints: on demand, in steps ------------------------------------------------------------------

@@ -63,3 +63,21 @@ def test_hints_come_one_step_at_a_time_and_stop_at_the_last(monkeypatch, capsys)
     assert printed.count("hint 2 of 2 for plan_id_ranges:\nthe pitfall") == 2  # the last one again
     with pytest.raises(KeyError, match="lab 03 has no hints for 'fit_window'; it has hints for: plan_id_ranges"):
         notebook.hint("03", "fit_window")
+
+
+def test_every_check_is_kept_for_the_overview_of_all_labs(tmp_path, monkeypatch):
+    from workshop import progress
+    from workshop.checks import Report
+
+    monkeypatch.setenv("WORKSHOP_PROGRESS_FILE", str(tmp_path / "progress.json"))
+    assert progress.overview().splitlines()[1].split() == ["00", "not", "checked"]
+    failing, passing = Report("03"), Report("04")
+    failing.record("a", True)
+    failing.record("b", False, "why")
+    passing.record("a", True)
+    progress.record(failing, 2.0)
+    progress.record(passing, 1.5)
+    lines = {line.split()[0]: line.split() for line in progress.overview().splitlines()[1:-1]}
+    assert lines["03"][:3] == ["03", "fail", "1/2"] and lines["04"][:3] == ["04", "pass", "1/1"]
+    assert lines["05"][1:] == ["not", "checked"]
+    assert progress.overview().splitlines()[-1] == f"1 of {len(labs.lab_numbers())} labs pass their check"

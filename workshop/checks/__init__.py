@@ -97,10 +97,17 @@ def check_module(lab):
 
 
 def check_lab(lab, **learner_code):
-    """Run lab `lab`'s check on the learner's functions and classes; print and return the report."""
+    """Run lab `lab`'s check on the learner's functions and classes; print and return the report.
+
+    The outcome is kept for the overview of every lab (`lab.progress()`, workshop/progress.py).
+    """
+    from workshop import progress
+
     report = Report(lab)
     print(f"Checking lab {lab} ...", flush=True)
+    started = time.monotonic()
     check_module(lab).check(report, **learner_code)
+    progress.record(report, time.monotonic() - started)
     return report.summary()
 
 
