@@ -36,7 +36,17 @@ def benchmark_modules():
     return batch, streaming
 
 
+def run_loops(args):
+    """`workshop bench --loops`: where the time of the course's own loops goes (benchmarks/loops.py)."""
+    benchmark_modules()
+    import loops
+
+    return loops.main(["--labs"] if args.labs else [])
+
+
 def run(args):
+    if args.loops:
+        return run_loops(args)
     batch, streaming = benchmark_modules()
     started = time.monotonic()
     quiet = args.json
@@ -64,6 +74,10 @@ def run(args):
         print(f"{figure['figure']:58} {figure['seconds']:>10,.0f} s   (recorded {figure['when']}, exit {figure['exit_code']})")
     if not timing_figures:
         print("no wall times recorded yet: run `python3 course.py test` and `python3 course.py run`")
+    import loops
+
+    for line in loops.describe_recorded():  # the suite per test file, CI per step (`--loops` measures the rest)
+        print(line)
     print(f"workshop bench took {time.monotonic() - started:.0f} s")
     return 0
 

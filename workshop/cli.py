@@ -264,6 +264,9 @@ def build_parser():
     bench.add_argument("--stream-events", type=int, default=50_000, help="events in each streaming throughput run")
     bench.add_argument("--stream-batch", type=int, default=10_000, help="maxRecordsPerTrigger of those runs")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--loops", action="store_true",
+                       help="instead: where the time of the course's own loops goes (Spark start-ups, kernels, checks)")
+    bench.add_argument("--labs", action="store_true", help="with --loops: every solution notebook, cell by cell")
     bench.add_argument("--plot", metavar="PATH", help="also draw the rows/s figures to PATH (.svg or .png)")
     bench.set_defaults(func=cmd_bench)
 

@@ -43,3 +43,25 @@ def test_a_figure_names_its_ratio_to_the_reference():
     measured = batch.figure("connector read, rows, 2 partitions", 1000, 1.0, [1.0, 1.2], 0.95, reference)
     assert measured["rows_per_s"] == 1000 and measured["ratio"] == 0.5
     assert batch.describe(measured).endswith("0.50x serving limit, 2 clients")
+
+
+def test_the_loops_profile_shows_the_last_full_suite_and_ci_run(tmp_path, monkeypatch):
+    import json
+
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        import loops
+    finally:
+        sys.path.remove(BENCHMARKS)
+    (tmp_path / "build").mkdir()
+    suite = {"when": "2026-12-01T10:00:00Z", "exit_status": 0, "mode": None, "seconds": 300.0,
+             "files": {"tests/labs/test_lab_notebooks.py": 90.0, "tests/connector/test_reader.py": 10.5}}
+    partial = dict(suite, seconds=1.0, files={"tests/course/test_cli.py": 1.0})
+    (tmp_path / "build" / "test-durations.json").write_text(json.dumps({"": suite, "tests/course": partial}))
+    (tmp_path / "build" / "ci-timings.json").write_text(json.dumps(
+        {"when": "2026-12-01T11:00:00Z", "seconds": 1100, "steps": [{"name": "full suite", "seconds": 400, "exit": 0}]}))
+    monkeypatch.setattr(loops, "ROOT", str(tmp_path))
+    lines = loops.describe_recorded()
+    assert lines[0] == "last full test run (2026-12-01T10:00:00Z, exit 0): 300 s of tests"  # not the partial run
+    assert lines[1].split() == ["90.0", "s", "tests/labs/test_lab_notebooks.py"]
+    assert "last CI run (2026-12-01T11:00:00Z): 1,100 s" in lines and any("full suite (exit 0)" in line for line in lines)
