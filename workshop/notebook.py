@@ -56,17 +56,22 @@ def installed_wheel_version():
 
 
 def install_course_wheel():
-    """On a Databricks cluster: install the deployed course wheel when it is not the one installed.
+    """On a Databricks cluster, where the kit is the installed wheel: install the deployed one if it is newer.
 
-    Spark's Python workers import the connector (`solutions`) by name, so it must be installed,
-    not only on the driver's sys.path; a notebook-scoped `%pip install` reaches the executors
-    too. `%pip` does not restart Python on DBR 13+, and a wheel installed over a loaded one only
-    takes effect after a restart, so a newer wheel is installed and Python restarted
-    (`dbutils.library.restartPython()`): run the cell again then. Returns the wheel installed,
-    or None (local runs, no wheel deployed, or the installed one is current).
+    Spark's Python workers import the connector (`solutions`) by name. A lab in the course folder
+    has that folder on sys.path, which Databricks Runtime 13.3+ hands to the executors too, so it
+    needs no wheel. A copy of the labs elsewhere uses the installed wheel (labs/workshop installs
+    it when it is missing); after a redeploy a newer one waits in WORKSHOP_ARTIFACT_PATH. `%pip`
+    does not restart Python on DBR 13+, and a wheel installed over a loaded one only takes effect
+    after a restart, so the newer wheel is installed and Python restarted
+    (`dbutils.library.restartPython()`): run the cell again then. Returns the wheel installed, or
+    None (local runs, the kit from a course folder, no wheel deployed, or the installed one is current).
     """
+    import workshop
+
     artifacts = os.environ.get("WORKSHOP_ARTIFACT_PATH")
-    if not (os.environ.get("DATABRICKS_RUNTIME_VERSION") and artifacts):
+    in_course_folder = os.path.exists(os.path.join(os.path.dirname(os.path.dirname(workshop.__file__)), "databricks.yml"))
+    if not (os.environ.get("DATABRICKS_RUNTIME_VERSION") and artifacts) or in_course_folder:
         return None
     wheels = glob.glob(os.path.join(artifacts, ".internal", "*.whl"))
     if not wheels:
