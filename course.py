@@ -154,10 +154,21 @@ def main(args):
     else:
         command = [venv_python(), "-m", "workshop.cli"] + args
     started = time.monotonic()
-    code = subprocess.run(command, cwd=ROOT).returncode
+    code = run_to_the_end(command)
     if args[0] in ("test", "run"):
         record_timing(args[0], time.monotonic() - started, code, args[1:])
     return code
+
+
+def run_to_the_end(command):
+    """Run `command` and wait for it, Ctrl-C included: the terminal sends Ctrl-C to the child too,
+    which stops its Spark and its servers itself (subprocess.run would kill it mid-way)."""
+    process = subprocess.Popen(command, cwd=ROOT)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def record_timing(name, seconds, exit_code, args):

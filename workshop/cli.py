@@ -224,11 +224,13 @@ def cmd_lab(args):
         raise SystemExit("JupyterLab is not installed here: run `python3 course.py lab` (it installs the `lab` extra), "
                          "or `pip install -e '.[local,dev,lab]'`")
     with warm_spark(os.path.join(labs.ROOT, "build", "workshop-lab.log")) as env:
-        command = [jupyter, "lab", labs.LEARNER_DIR] + list(args.jupyter_args)
-        try:
-            return subprocess.run(command, env=env).returncode
-        except KeyboardInterrupt:
-            return 0
+        command = [jupyter, "lab", labs.LEARNER_DIR, *args.jupyter_args]
+        server = subprocess.Popen(command, env=env)
+        while True:
+            try:  # Ctrl-C reaches JupyterLab too: it shuts its kernels down, then this Spark stops
+                return server.wait()
+            except KeyboardInterrupt:
+                continue
 
 
 def build_parser():
@@ -280,9 +282,9 @@ def build_parser():
     reset.add_argument("lab", help="lab number, e.g. 3 or 03")
     reset.set_defaults(func=cmd_reset)
 
-    lab = sub.add_parser("lab", help="open the labs in JupyterLab, on one warm Spark (Ctrl-C stops it)")
-    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to `jupyter lab`")
-    lab.set_defaults(func=cmd_lab)
+    lab = sub.add_parser("lab", help="open the labs in JupyterLab, on one warm Spark (Ctrl-C stops it)",
+                         description="Any other arguments (e.g. --no-browser --port 8899) go to `jupyter lab`.")
+    lab.set_defaults(func=cmd_lab, jupyter_args=[])
 
     build = sub.add_parser("build-labs", help="generate labs/ and solutions/notebooks/ from the lab sources")
     build.add_argument("--check", action="store_true", help="write nothing; fail when a notebook is out of date")
@@ -291,7 +293,11 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.func is not cmd_lab:  # only `lab` passes arguments on (to jupyter lab)
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.jupyter_args = extra
     return args.func(args)
 
 
