@@ -113,7 +113,10 @@ def get_spark(mode=None, app_name="workshop", conf=None):
 
         return DatabricksSession.builder.getOrCreate()
     if mode == "connect":
-        from pyspark.sql import SparkSession
+        # The Connect client's own builder: pyspark.sql.SparkSession.builder.remote() refuses
+        # (SESSION_ALREADY_EXIST, 4.0.1 to 4.3.0) in a process that runs local Spark, as the one
+        # serving the warm Spark (serve_connect) does.
+        from pyspark.sql.connect.session import SparkSession
 
         builder = SparkSession.builder.remote(warm_spark_url() or serve_connect(app_name))
         for key, value in conf.items():  # runtime settings only: the server's JVM is running
