@@ -119,6 +119,9 @@ def get_spark(mode=None, app_name="workshop", conf=None):
         from pyspark.sql.connect.session import SparkSession
 
         builder = SparkSession.builder.remote(warm_spark_url() or serve_connect(app_name))
+        # What builder.remote() also does: pyspark.sql.functions and friends build Connect
+        # columns only where this is set (pyspark.sql.utils.is_remote).
+        os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
         for key, value in conf.items():  # runtime settings only: the server's JVM is running
             builder = builder.config(key, value)
         with warnings.catch_warnings():
