@@ -13,9 +13,10 @@
    posting them as Arrow IPC, in batches of the same size (target 0.9x).
 
 Every figure is the median of `--runs` runs after one warm-up run, as rows/s, with what bounds
-it: how busy the CPUs were, and the CPU time per row of the service (its own process) and of
-everything else (Spark, the connector, the clients, and whatever else runs on the machine). On
-two cores, rows/s cannot exceed 2 / (the CPU seconds all of them spend per row). The service runs
+it: how busy the CPUs were (other programs included), and the CPU time per row of the service
+(its own process) and of the benchmark's other processes (Spark's JVM, its Python workers running
+the connector, the raw clients). On two cores, rows/s cannot exceed 2 / (the CPU seconds both
+spend per row): when the CPUs are busy, that ceiling says what bounds a figure. The service runs
 in its own process (started by `serving.start_server`), so it does not share the GIL with Spark's
 driver. No asserts: the figures depend on the machine.
 
@@ -66,23 +67,55 @@ def busy_fraction(before, after):
     return round((after[0] - before[0]) / (after[1] - before[1]), 2)
 
 
+def tree_cpu_seconds(root, exclude=None):
+    """CPU seconds (user + system, with reaped children) of process `root` and its descendants, except
+    the subtree of `exclude`: this benchmark's own work (Spark's JVM, its Python workers, the raw
+    clients), not that of other programs on the machine. Linux /proc; None elsewhere."""
+    try:
+        names = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return None
+    parents, seconds = {}, {}
+    for name in names:
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents[int(name)] = int(fields[1])
+        seconds[int(name)] = sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+    def inside(pid):
+        while pid in parents:
+            if pid == exclude:
+                return False
+            if pid == root:
+                return True
+            pid = parents[pid]
+        return False
+
+    return sum(cpu for pid, cpu in seconds.items() if inside(pid))
+
+
 class CpuMeter:
-    """CPU seconds spent meanwhile: by the whole machine, and by the service's process."""
+    """CPU spent meanwhile: how busy the machine was, the service's own process, and this benchmark's
+    other processes (Spark, the connector in its Python workers, the raw clients)."""
 
     def __init__(self, server_pid=None):
         self.server_pid = server_pid
         self.machine = cpu_jiffies()
         self.server = serving.cpu_seconds(server_pid) if server_pid else None
+        self.ours = tree_cpu_seconds(os.getpid(), server_pid)
 
     def per_row(self, rows):
-        """{cpu_busy, service_cpu_us_per_row, other_cpu_us_per_row} since the meter started."""
-        machine, server = cpu_jiffies(), serving.cpu_seconds(self.server_pid) if self.server_pid else None
+        """{cpu_busy, service_cpu_us_per_row, spark_cpu_us_per_row} since the meter started."""
+        machine = cpu_jiffies()
+        server = serving.cpu_seconds(self.server_pid) if self.server_pid else None
+        ours = tree_cpu_seconds(os.getpid(), self.server_pid)
         found = {"cpu_busy": busy_fraction(self.machine, machine)}
-        if machine and self.machine and rows:
-            busy_seconds = (machine[0] - self.machine[0]) / os.sysconf("SC_CLK_TCK")
-            service_seconds = (server - self.server) if server is not None and self.server is not None else 0.0
-            found["service_cpu_us_per_row"] = round(service_seconds / rows * 1e6, 2)
-            found["other_cpu_us_per_row"] = round(max(0.0, busy_seconds - service_seconds) / rows * 1e6, 2)
+        if rows and ours is not None and self.ours is not None:
+            found["service_cpu_us_per_row"] = round((server - self.server) / rows * 1e6, 2) if server is not None else 0.0
+            found["spark_cpu_us_per_row"] = round((ours - self.ours) / rows * 1e6, 2)
         return found
 
 
@@ -397,13 +430,14 @@ def describe_bound(result):
     """What bounds a figure: CPU per row of the service and of everything else, against the cores there are."""
     if "service_cpu_us_per_row" not in result:
         return None
-    service, other = result["service_cpu_us_per_row"], result["other_cpu_us_per_row"]
+    service, spark = result["service_cpu_us_per_row"], result["spark_cpu_us_per_row"]
     cores = os.cpu_count() or 1
-    ceiling = cores / ((service + other) / 1e6) if service + other else None
-    if not ceiling:
+    if not service + spark:
         return None
-    return (f"    CPU per row: the service {service:.1f} µs, Spark, the connector and the rest {other:.1f} µs: "
-            f"{cores} cores allow at most {ceiling:,.0f} rows/s at that cost")
+    ceiling = cores / ((service + spark) / 1e6)
+    return (f"    CPU per row: the service {service:.1f} µs, Spark and the connector {spark:.1f} µs: {cores} cores "
+            f"allow at most {ceiling:,.0f} rows/s at that cost (cores busy, other programs included: "
+            f"{result['cpu_busy']:.0%})")
 
 
 def measure(events, rows, partition_counts, runs, use_gzip=False, parts=("read", "generated", "write"), say=print,
