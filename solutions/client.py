@@ -14,6 +14,12 @@ module-level import would make merely importing this module need `requests`.
 Errors are detected by status code, never by `bool(response)`, and turned into
 `ServiceError`s that carry the service's JSON `message`. Secrets never appear in them.
 
+Bodies are JSON, or Arrow IPC streams (option wireFormat=arrow): `arrow_pages` asks for pages
+as Arrow (`Accept: application/vnd.apache.arrow.stream`) and yields one `pyarrow.RecordBatch`
+per page, the cursor coming from the `X-Next-Cursor` header; a request body that is a pyarrow
+Table or RecordBatch is sent as an Arrow IPC stream. Both go through `request`, so they get the
+same retries, credentials, metrics and logs as JSON.
+
 Every request goes through the one retry helper (solutions/resilience.py: backoff with full
 jitter, Retry-After, retry budgets, the circuit breaker), carries the credentials the auth
 resolver chose (solutions/auth.py; a bearer token is fetched again once after a 401), and is
@@ -32,6 +38,9 @@ from solutions.options import OptionError, require
 from solutions.resilience import Retrier, RetryPolicy, breaker_for, connection_failure
 
 log = logging.getLogger(__name__)
+
+JSON = "application/json"
+ARROW_STREAM = "application/vnd.apache.arrow.stream"  # the Arrow IPC stream format's media type
 
 
 class ServiceError(Exception):
@@ -110,7 +119,7 @@ class PracticeClient:
         configure_logging(self.options)
         authenticator = self.authenticator_class(self.options)
         session = requests.Session()
-        session.headers["Accept"] = "application/json"
+        session.headers["Accept"] = JSON
         # requests decompresses gzip by itself; we only choose what to ask for.
         session.headers["Accept-Encoding"] = "gzip" if self.options["gzip"] else "identity"
         # requests calls the authenticator with every request to add the credentials.
@@ -149,20 +158,25 @@ class PracticeClient:
     # -- requests ---------------------------------------------------------------------------
 
     def request(self, method, path, params=None, body=None, headers=None, idempotent=None, form=None,
-                authenticate=True, max_retries=None):
+                authenticate=True, max_retries=None, accept=JSON):
         """Send one request with retries; the parsed JSON answer, or ServiceError.
 
         `idempotent`: may the request be sent again after the service may have carried it out
         (a reset, a read timeout, a 500)? Default: yes for GET, PUT, DELETE and for a POST with an
         `Idempotency-Key`; callers say so for other POSTs that are safe to repeat. `path` may
-        be a full URL (an OAuth2 token endpoint elsewhere). `form` sends a form body instead of JSON.
+        be a full URL (an OAuth2 token endpoint elsewhere). `body` is sent as JSON, or as an Arrow
+        IPC stream when it is a pyarrow Table or RecordBatch; `form` sends a form body instead.
+        With `accept=ARROW_STREAM` the answer is `(RecordBatch, response headers)`.
         """
         if self.session is None:
             raise RuntimeError("use PracticeClient in a `with` block: the session is not open")
         data = None
-        if body is not None:
+        if isinstance(body, (dict, list)):
             data = json.dumps(body, separators=(",", ":")).encode("utf-8")
-            headers = dict(headers or {}, **{"Content-Type": "application/json"})
+            headers = dict(headers or {}, **{"Content-Type": JSON})
+        elif body is not None:  # a pyarrow Table or RecordBatch
+            data = arrow_stream_bytes(body)
+            headers = dict(headers or {}, **{"Content-Type": ARROW_STREAM})
         elif form is not None:
             from urllib.parse import urlencode
 
@@ -170,6 +184,8 @@ class PracticeClient:
             headers = dict(headers or {}, **{"Content-Type": "application/x-www-form-urlencoded"})
         if idempotent is None:
             idempotent = method != "POST" or "Idempotency-Key" in (headers or {})
+        if accept != JSON:
+            headers = dict(headers or {}, Accept=accept)
         what = f"{method} {_path_only(path)}"
         self.requests += 1
         refreshed = False
@@ -178,7 +194,7 @@ class PracticeClient:
                 self.authenticator.ensure_token(self._post_token_form)
 
             def attempt():
-                return self._attempt(method, path, params, data, headers, authenticate)
+                return self._attempt(method, path, params, data, headers, authenticate, accept)
 
             try:
                 return self.retrier.call(attempt, what, idempotent, max_retries)
@@ -204,8 +220,8 @@ class PracticeClient:
                 ) from None
             raise
 
-    def _attempt(self, method, path, params, data, headers, authenticate):
-        """One HTTP exchange: the parsed JSON answer, or ServiceError (with `cause` when no answer came)."""
+    def _attempt(self, method, path, params, data, headers, authenticate, accept=JSON):
+        """One HTTP exchange: the parsed answer, or ServiceError (with `cause` when no answer came)."""
         import requests
 
         url = path if path.startswith(("http://", "https://")) else self.url + path
@@ -236,6 +252,8 @@ class PracticeClient:
         # Never `if not response:` -- that hides which status it was; check the code.
         if response.status_code >= 400:
             raise _service_error(method, _path_only(path), response)
+        if accept == ARROW_STREAM:
+            return _arrow_answer(method, _path_only(path), self.url, response), response.headers
         if not content:
             return {}
         try:
@@ -275,6 +293,22 @@ class PracticeClient:
     def delete(self, path):
         return self.request("DELETE", path)
 
+    def arrow_pages(self, path, params, page_size=None):
+        """Yield each page of a paged endpoint as one pyarrow.RecordBatch (Arrow IPC), following X-Next-Cursor.
+
+        The pages, their order and their cursors are those of `pages`; the cursor travels in a
+        header, so the body is the page's rows and nothing else.
+        """
+        query = dict(params)
+        query["limit"] = page_size or self.options["pageSize"]
+        while True:
+            batch, headers = self.request("GET", path, params=query, accept=ARROW_STREAM)
+            yield batch
+            cursor = headers.get("X-Next-Cursor")
+            if not cursor:
+                return
+            query["cursor"] = cursor
+
     def pages(self, path, params, page_size=None):
         """Yield the `items` of each page of a paged endpoint, following `next_cursor`."""
         # BEGIN SOLUTION: ask with limit=page_size or self.options["pageSize"]; yield page["items"]; stop when page["next_cursor"] is null, else ask again with cursor=next_cursor
@@ -288,6 +322,35 @@ class PracticeClient:
                 return
             query["cursor"] = cursor
         # END SOLUTION
+
+
+def arrow_stream_bytes(data):
+    """A pyarrow Table or RecordBatch as the bytes of an Arrow IPC stream (a request body)."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, data.schema) as writer:
+        writer.write(data)
+    return sink.getvalue().to_pybytes()
+
+
+def _arrow_answer(method, path, url, response):
+    """The one RecordBatch of an Arrow IPC stream answer (a page), or ServiceError when it is none."""
+    import pyarrow as pa
+
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if kind != ARROW_STREAM:
+        raise ServiceError(f"{method} {path}: asked {url} for Arrow ({ARROW_STREAM}), got {kind or 'no content type'} "
+                           f"(HTTP {response.status_code}): does this service serve Arrow pages? Use option wireFormat=json")
+    try:
+        table = pa.ipc.open_stream(response.content).read_all()
+    except (pa.ArrowException, OSError) as problem:
+        raise ServiceError(f"{method} {path}: the answer from {url} is not a readable Arrow IPC stream ({problem})",
+                           cause=problem) from None
+    batches = table.combine_chunks().to_batches()
+    if len(batches) == 1:
+        return batches[0]
+    return pa.RecordBatch.from_arrays([pa.array([], field.type) for field in table.schema], schema=table.schema)
 
 
 def _service_error(method, path, response):

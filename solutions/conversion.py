@@ -684,3 +684,124 @@ def rows_to_record_batch(rows, schema):
     columns = list(zip(*rows)) if rows else [()] * len(target)
     arrays = [pa.array(list(column), type=field.type) for column, field in zip(columns, target)]
     return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrow on the wire (option wireFormat=arrow): the service's pages and the writer's bodies
+# ---------------------------------------------------------------------------------------------
+
+# Every Arrow page of the service ends with this column: null for a good record, the record's
+# text for one the service found malformed (docs/practice_service.md, Arrow IPC).
+SERVICE_CORRUPT_COLUMN = "_corrupt_record"
+
+
+def check_arrow_schema(schema):
+    """Refuse a schema with NOT NULL inside a nested type: a read of Arrow pages cannot check it.
+
+    A NOT NULL column is checked per page (a null there makes the record malformed, as in the
+    JSON path); nulls inside lists, maps and structs would need a look at every value.
+    """
+    def nested_not_null(data_type, path):
+        if isinstance(data_type, ArrayType):
+            return ([path + "[]"] if not data_type.containsNull else []) + nested_not_null(data_type.elementType, path + "[]")
+        if isinstance(data_type, MapType):
+            return (([path + "{}"] if not data_type.valueContainsNull else [])
+                    + nested_not_null(data_type.valueType, path + "{}"))
+        if isinstance(data_type, StructType):
+            found = []
+            for field in data_type.fields:
+                found += ([f"{path}.{field.name}"] if not field.nullable else []) + nested_not_null(
+                    field.dataType, f"{path}.{field.name}")
+            return found
+        return []
+
+    found = [place for field in schema.fields for place in nested_not_null(field.dataType, field.name)]
+    if found:
+        raise TypeError(f"option wireFormat=arrow reads nested values as the service sends them, so it cannot check "
+                        f"NOT NULL inside {', '.join(found)}: make those nullable, or use wireFormat=json")
+
+
+class ArrowColumns:
+    """Which columns of the service's Arrow pages make the RecordBatches a read's schema asks for.
+
+    Built from a page's schema once per partition (again only when a page brings another
+    schema): every column the Spark schema names is found by name and its Arrow type compared
+    with the one Spark expects (`arrow_schema`); a type that differs is cast when Arrow can cast
+    it (a service may send timestamps in seconds, or large strings), and refused, naming the
+    column, when it cannot. The corrupt-record column comes from the page's `_corrupt_record`.
+    `select(batch)` then takes whole columns: no value passes through Python.
+    """
+
+    def __init__(self, page_schema, schema, corrupt_column):
+        import pyarrow as pa
+
+        self.page_schema = page_schema
+        self.target = arrow_schema(schema)
+        self.corrupt_position = None  # where the corrupt-record column is in the target, if it is there
+        self.sources = []  # (index of the page's column, the type to cast it to or None) per target column
+        problems = []
+        for position, field in enumerate(self.target):
+            name = field.name
+            if name == corrupt_column:
+                self.corrupt_position, name = position, SERVICE_CORRUPT_COLUMN
+            index = page_schema.get_field_index(name)
+            if index < 0:
+                problems.append(f"has no column {name!r}")
+                continue
+            served = page_schema.field(index).type
+            if served != field.type:
+                try:
+                    pa.array([], served).cast(field.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    problems.append(f"has column {name!r} as {served}, which does not cast to {field.type}")
+                    continue
+            self.sources.append((index, None if served == field.type else field.type))
+        if problems:
+            raise TypeError("the service's Arrow page " + "; ".join(problems) + f" (the schema asks for: {self.target})")
+
+    def select(self, batch, corrupt=None):
+        """The batch Spark gets: the asked columns, cast where planned; `corrupt` replaces the corrupt column."""
+        import pyarrow as pa
+
+        arrays = [batch.column(index) if cast is None else batch.column(index).cast(cast) for index, cast in self.sources]
+        if corrupt is not None and self.corrupt_position is not None:
+            arrays[self.corrupt_position] = corrupt
+        return pa.RecordBatch.from_arrays(arrays, schema=self.target)
+
+
+def record_of_text(text):
+    """The record a malformed row's `_corrupt_record` text stands for: the object it spells, else the text.
+
+    The service writes an object's compact JSON there, and a truncated record's text as it is:
+    the same values the JSON page serves (a JSON object, or a JSON string).
+    """
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return text
+    return record if isinstance(record, dict) else text
+
+
+def arrow_record(batch, index):
+    """Row `index` of a service's Arrow page in the service's JSON form (its record as a JSON page serves it)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    row = batch.select([name for name in batch.schema.names if name != SERVICE_CORRUPT_COLUMN]).slice(index, 1)
+    return row_to_json_converter(from_arrow_schema(row.schema))(row.to_pylist()[0])
+
+
+def record_batch_rows(batch):
+    """The rows of a RecordBatch as tuples of the Python values Spark's row path takes (maps as dicts)."""
+    return zip(*[column.to_pylist(maps_as_pydicts="strict") for column in batch.columns])
+
+
+def in_table_types(batches, schema):
+    """Spark's RecordBatches (timestamps in the session's time zone) in `arrow_schema(schema)`: timestamps
+    in UTC, every column in the type the table was made with. Whole columns are cast, no value in Python."""
+    import pyarrow as pa
+
+    target = arrow_schema(schema)
+    for batch in batches:
+        columns = [column if column.type == field.type else column.cast(field.type)
+                   for column, field in zip(batch.columns, target)]
+        yield pa.RecordBatch.from_arrays(columns, schema=target)

@@ -27,7 +27,7 @@ from solutions.reader import PracticeBatchReader, PracticePushdownReader, fetch_
 from solutions.simple_stream_reader import PracticeSimpleStreamReader
 from solutions.stream_reader import PracticeStreamReader
 from solutions.stream_writer import PracticeStreamArrowWriter, PracticeStreamWriter
-from solutions.writer import PracticeArrowWriter, PracticeBatchWriter
+from solutions.writer import PracticeArrowIpcWriter, PracticeArrowWriter, PracticeBatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class PracticeDataSource(DataSource):
     pushdown_reader = PracticePushdownReader  # spark.read with option filterPushdown (Spark 4.1+)
     batch_writer = PracticeBatchWriter  # df.write (solutions/writer.py)
     arrow_writer = PracticeArrowWriter  # df.write with option arrow
+    arrow_ipc_writer = PracticeArrowIpcWriter  # df.write with options arrow and wireFormat=arrow (Arrow IPC bodies)
     stream_reader = PracticeStreamReader  # spark.readStream (solutions/stream_reader.py)
     simple_stream_reader = PracticeSimpleStreamReader  # spark.readStream with option streamReader=simple
     stream_writer = PracticeStreamWriter  # df.writeStream (solutions/stream_writer.py)
@@ -74,7 +75,15 @@ class PracticeDataSource(DataSource):
 
     def writer(self, schema, overwrite):
         options = self.parsed_options()
-        writer = (self.arrow_writer if options["arrow"] else self.batch_writer)(options, schema, overwrite)
+        if options["wireFormat"] == "arrow" and not options["arrow"]:
+            raise OptionError("option wireFormat=arrow for writes needs option arrow=true: the Arrow writer sends "
+                              "Spark's RecordBatches as Arrow IPC bodies; the row writer has rows, which it sends as JSON")
+        if not options["arrow"]:
+            writer = self.batch_writer(options, schema, overwrite)
+        elif options["wireFormat"] == "arrow":
+            writer = self.arrow_ipc_writer(options, schema, overwrite)
+        else:
+            writer = self.arrow_writer(options, schema, overwrite)
         # Spark calls writer() once per batch write, on the driver, and pickles the writer for the
         # tasks and the commit: the place for setup (stream writers have no such place).
         writer.prepare()

@@ -138,6 +138,18 @@ OPTIONS = (
         "`pushFilters`: the option is ignored there (Spark filters every row).",
     ),
     Option("arrow", "boolean", False, "Read: yield `pyarrow.RecordBatch`es instead of rows. Write: take `RecordBatch`es (`DataSourceArrowWriter`). Same data either way."),
+    Option(
+        "wireFormat", "choice", "json",
+        "What travels between the service and the connector in batch reads and writes. `json`: JSON pages and bodies, "
+        "each value converted in Python. `arrow`: Arrow IPC streams (`Accept: application/vnd.apache.arrow.stream`); a "
+        "read hands the service's RecordBatches to Spark as they are (the columns the schema asks for, checked once per "
+        "partition; no value passes through Python), with the same partitions, pages, retries and pushdown, and `mode` "
+        "applied to the rows the service marks malformed (its `_corrupt_record` column), so the rows equal those of `json`. "
+        "With `arrow=false` the batches are turned into rows for Spark. A write needs `arrow=true`: the Arrow writer "
+        "sends Spark's RecordBatches as Arrow IPC bodies, timestamps in UTC, columns in the table's types. Streaming "
+        "reads and writes use `json`.",
+        allowed=("json", "arrow"),
+    ),
     # writing
     Option("table", "string", None, "Table to write to; created from the DataFrame's schema when missing. Required for writes."),
     Option("writeProtocol", "choice", "staged", "`staged`: each task stages its rows, the driver publishes all stages at once (nothing visible if any task fails). `idempotent`: each batch of rows is posted with an `Idempotency-Key` and is visible at once; rerunning the same write adds nothing twice (see `idempotencyKey`).", allowed=("staged", "idempotent")),

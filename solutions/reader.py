@@ -1,7 +1,8 @@
 """The batch reader: schema check, partition planning, filter pushdown and reading pages.
 
 `PracticeReader` holds what every reader of the service needs (options, schema, a client
-per task, turning pages of JSON into rows or Arrow batches); the streaming reader reuses it.
+per task, turning pages of JSON into rows or Arrow batches, or, with option wireFormat=arrow,
+handing the service's Arrow pages on); the streaming reader reuses it.
 `PracticeBatchReader` adds what a batch read needs: `partitions` and `read`, and
 `PracticePushdownReader` adds `pushFilters` (option filterPushdown, Spark 4.1+).
 
@@ -18,7 +19,20 @@ from pyspark.sql.datasource import DataSourceReader, InputPartition
 from pyspark.sql.types import StringType
 
 from solutions.client import PracticeClient, WindowTooLargeError
-from solutions.conversion import UTC, RecordConverter, format_timestamp, parse_timestamp, rows_to_record_batch
+from solutions.conversion import (
+    PERMISSIVE,
+    SERVICE_CORRUPT_COLUMN,
+    UTC,
+    ArrowColumns,
+    RecordConverter,
+    arrow_record,
+    check_arrow_schema,
+    format_timestamp,
+    parse_timestamp,
+    record_batch_rows,
+    record_of_text,
+    rows_to_record_batch,
+)
 from solutions.observability import task_fields
 from solutions.options import require
 from solutions.partitioning import (
@@ -110,6 +124,8 @@ class PracticeReader:
         # Only checks: Spark makes readers where no request belongs (a stream reader twice per
         # query), so the requests of setting up wait for `prepare`.
         require(options, "url", "to read from the practice service")
+        if options["wireFormat"] == "arrow":
+            check_arrow_schema(schema)
         self.options = options
         self.schema = schema
         self.resource = options["resource"]
@@ -141,6 +157,9 @@ class PracticeReader:
         `run_id` names the read in dead-letter keys: by default this reader's `run_id`; a stream
         reader passes one that a replay of the same micro-batch repeats.
         """
+        if self.options["wireFormat"] == "arrow":
+            yield from self.convert_arrow_pages(client, pages, partition_index, run_id)
+            return
         converter = self.converter_class(
             self.schema, self.options["mode"], self.options["columnNameOfCorruptRecord"], self.key_field
         )
@@ -163,6 +182,69 @@ class PracticeReader:
             finished = True
         finally:
             self._end_of_partition(client, partition_index, produced, converter, dead_letters, finished)
+
+    def convert_arrow_pages(self, client, pages, partition_index, run_id=None):
+        """The service's Arrow pages (wireFormat=arrow) as the RecordBatches Spark asks for (rows with arrow=false).
+
+        Per page: the schema's columns taken whole (`ArrowColumns`, planned on the first page),
+        and `mode` applied to the suspect rows only: those the service marks in its
+        `_corrupt_record` column, and those with a null in a NOT NULL column. Each suspect is
+        judged by the JSON path's converter, on the record the JSON page would have served, so
+        the verdict, the FAILFAST error and the dead letters are the JSON path's: a record the
+        service marks may be fine for a schema without the field that broke. Good pages (all of
+        them, without malformed records) pass without a value touching Python.
+        """
+        converter = self.converter_class(
+            self.schema, self.options["mode"], self.options["columnNameOfCorruptRecord"], self.key_field
+        )
+        dead_letters = self._dead_letters_for(converter, partition_index, run_id or self.run_id)
+        not_null = [field.name for field in self.schema.fields
+                    if not field.nullable and field.name != self.options["columnNameOfCorruptRecord"]]
+        columns = None
+        produced = 0
+        finished = False
+        try:
+            for page_number, page in enumerate(pages):
+                if columns is None or page.schema != columns.page_schema:
+                    columns = ArrowColumns(page.schema, self.schema, self.options["columnNameOfCorruptRecord"])
+                batch = self._judged(page, columns, converter, not_null, (partition_index, page_number))
+                produced += batch.num_rows
+                if not batch.num_rows:
+                    continue
+                if self.options["arrow"]:
+                    yield batch
+                else:
+                    yield from record_batch_rows(batch)
+            finished = True
+        finally:
+            self._end_of_partition(client, partition_index, produced, converter, dead_letters, finished)
+
+    def _judged(self, page, columns, converter, not_null, where):
+        """One Arrow page with `mode` applied: the batch for Spark (FAILFAST raises at the first malformed record)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        corrupt = page.column(SERVICE_CORRUPT_COLUMN)
+        if corrupt.null_count == page.num_rows and not any(page.column(name).null_count for name in not_null):
+            return columns.select(page)  # no suspect: the page as it came
+        suspect = pc.is_valid(corrupt)
+        for name in not_null:
+            suspect = pc.or_(suspect, pc.is_null(page.column(name)))
+        keep = [True] * page.num_rows
+        texts = None  # the corrupt column, when a record the service marked is fine for this schema
+        for index in pc.indices_nonzero(suspect).to_pylist():
+            text = corrupt[index].as_py()
+            record = record_of_text(text) if text is not None else arrow_record(page, index)
+            seen = converter.malformed
+            converter.convert(record, where=where + (index,))  # the JSON path's verdict; FAILFAST raises here
+            if converter.malformed > seen:
+                keep[index] = self.options["mode"] == PERMISSIVE
+            elif text is not None:
+                texts = corrupt.to_pylist() if texts is None else texts
+                texts[index] = None
+        corrected = None if texts is None else pa.array(texts, pa.string())
+        batch = columns.select(page, corrected)
+        return batch if all(keep) else batch.filter(pa.array(keep))
 
     def _dead_letters_for(self, converter, partition_index, run_id):
         """With option deadLetterTable (and a mode that keeps going), malformed records are set aside."""
@@ -276,17 +358,19 @@ class PracticeBatchReader(PracticeReader, DataSourceReader):
     def _pages(self, client, partition):
         if isinstance(partition, TimeWindowPartition):
             return self._event_pages(client, partition.start, partition.end)
+        pages = client.arrow_pages if self.options["wireFormat"] == "arrow" else client.pages
         if isinstance(partition, IdRangePartition):
             params = {"id_gte": partition.id_gte, "id_lt": partition.id_lt}
-            return client.pages("/v1/entities", _without_none(params))
+            return pages("/v1/entities", _without_none(params))
         if isinstance(partition, TokenRangePartition):
             params = {"token_gt": partition.token_gt, "token_le": partition.token_le}
-            return client.pages("/v1/kv", _without_none(params))
+            return pages("/v1/kv", _without_none(params))
         raise TypeError(f"the practice reader cannot read a {type(partition).__name__}")
 
     def _event_pages(self, client, start, end):
-        """Pages of events in [start, end); a window the service refuses (413) is halved."""
-        pages = client.pages("/v1/events", self._event_params(start, end))
+        """Pages of events in [start, end), JSON or Arrow; a window the service refuses (413) is halved."""
+        pages = (client.arrow_pages if self.options["wireFormat"] == "arrow" else client.pages)(
+            "/v1/events", self._event_params(start, end))
         try:
             first = next(pages)
         except WindowTooLargeError:

@@ -126,6 +126,8 @@ def check_stream_options(options):
         raise OptionError(
             f"option resource={options['resource']!r} cannot be streamed: only `events` has an append feed"
         )
+    if options["wireFormat"] == "arrow":
+        raise OptionError("option wireFormat=arrow is for batch reads: streaming reads take the events feed as JSON")
     parse_starting_offsets(options["startingOffsets"])
 
 

@@ -56,6 +56,8 @@ class PracticeStreamCommitMessage(PracticeCommitMessage):
 
 
 def check_stream_write_options(writer):
+    if writer.options["wireFormat"] == "arrow":
+        raise OptionError("option wireFormat=arrow is for batch writes: streaming writes send JSON")
     if writer.protocol != "staged":
         raise OptionError(
             "option writeProtocol=idempotent is for batch writes; streaming writes use staged commits "

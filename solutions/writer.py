@@ -26,7 +26,10 @@ Two protocols (option `writeProtocol`):
 
 `PracticeWriter` is the shared base (the streaming writer reuses it); `PracticeBatchWriter`
 takes Rows, `PracticeArrowWriter` takes pyarrow RecordBatches. Both send the same JSON.
+`PracticeArrowIpcWriter` (options arrow=true and wireFormat=arrow) takes RecordBatches too and
+sends them as Arrow IPC bodies: the same protocols, keys and answers, no value in Python.
 """
+import itertools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from pyspark.sql.datasource import DataSourceArrowWriter, DataSourceWriter, WriterCommitMessage
 
 from solutions.client import PracticeClient, ServiceError
-from solutions.conversion import batch_rows, local_time_zone, row_to_json_converter
+from solutions.conversion import batch_rows, in_table_types, local_time_zone, row_to_json_converter
 from solutions.observability import configure_logging, sum_metrics, task_fields
 from solutions.options import OptionError, require
 from solutions.resilience import DeadLetters, check_dead_letter_table, create_dead_letter_table
@@ -50,7 +53,7 @@ class PracticeCommitMessage(WriterCommitMessage):
     write_id: str = None  # the write this task's stage belongs to (a batch write's commit id, a micro-batch)
     rows: int = 0  # rows written: staged, or (idempotent protocol) inserted by the service
     already_present: int = 0  # idempotent protocol: rows the service already had under their batch's key
-    bytes: int = 0  # JSON request bodies sent
+    bytes: int = 0  # request bodies sent (JSON or Arrow IPC)
     requests: int = 0  # HTTP requests the task made (each with its retries)
     stage_id: str = None  # staged protocol: the stage holding this task's rows
     retries: int = 0  # attempts after a transient failure
@@ -177,6 +180,9 @@ class PracticeWriter:
     def post_rows(self, client, path, rows, key, batch_number=0, write_id=None):
         """POST rows with an idempotency key (so a retry cannot add them twice); (written, already present).
 
+        `rows`: a list of JSON rows, or a pyarrow Table (the Arrow IPC writer), sent as an Arrow IPC
+        body with the write id in the X-Write-Id header; the service answers both alike.
+
         `written`: the rows this write put in the table or stage. `already present`: the rows the
         table had under this key before, from another write (a rerun with the same key); the
         service does not add them again. With `write_id` (posts to the table itself) the service
@@ -191,10 +197,10 @@ class PracticeWriter:
         request does not use up its key); without it the task fails with the service's words.
         """
         positions = list(range(len(rows)))  # each row's place in the batch as the task made it
-        while rows:
+        while len(rows):
             try:
-                body = {"rows": rows} if write_id is None else {"rows": rows, "write_id": write_id}
-                answer = self.post_to_table(client, path, body, headers={"Idempotency-Key": key})
+                body, headers = rows_body(rows, key, write_id)
+                answer = self.post_to_table(client, path, body, headers=headers)
             except ServiceError as error:
                 bad = error.body.get("row") if error.status == 422 else None
                 if not isinstance(bad, int) or not 0 <= bad < len(rows):
@@ -208,8 +214,8 @@ class PracticeWriter:
                 # Reason and place name no stage or key: a task run again records the same dead letter.
                 reason = f"HTTP {error.status} {error.error}: {error.body.get('message')}"
                 where = f"table {self.table}, partition {self._dead_letters.partition_id}, batch {batch_number}, row {positions[bad]}"
-                self._dead_letters.add(rows[bad], reason, where)
-                rows, positions = rows[:bad] + rows[bad + 1:], positions[:bad] + positions[bad + 1:]
+                self._dead_letters.add(json_row(rows, bad, self.schema), reason, where)
+                rows, positions = without_row(rows, bad), positions[:bad] + positions[bad + 1:]
                 continue
             if answer.get("duplicate") and "inserted" in answer:  # posted to the table itself
                 if answer.get("same_rows") is False:
@@ -358,16 +364,86 @@ class PracticeArrowWriter(PracticeWriter, DataSourceArrowWriter):
         # END SOLUTION
 
 
+class PracticeArrowIpcWriter(PracticeWriter, DataSourceArrowWriter):
+    """Writes pyarrow RecordBatches as Arrow IPC bodies (options arrow=true and wireFormat=arrow).
+
+    Spark's batches go to the service cast to the table's types (timestamps in UTC), cut into
+    bodies of `batchSize` rows without copying: no row and no value passes through Python. The
+    protocols, keys, retries and dead letters are those of the JSON writers (`send`), and the
+    service validates the rows of an Arrow body exactly as it validates JSON rows.
+    """
+
+    def write(self, iterator):
+        return self.send(in_table_types(iterator, self.schema))
+
+
 def batches(items, size):
-    """Lists of up to `size` items from an iterator."""
-    batch = []
+    """Lists of up to `size` items from an iterator.
+
+    From an iterator of pyarrow RecordBatches (the Arrow IPC writer): pyarrow Tables of up to
+    `size` rows, cut from the batches without copying.
+    """
+    items = iter(items)
+    first = next(items, _NOTHING)
+    if first is _NOTHING:
+        return
+    if hasattr(first, "num_rows"):
+        yield from arrow_tables(itertools.chain([first], items), size)
+        return
+    batch = [first]
     for item in items:
-        batch.append(item)
         if len(batch) == size:
             yield batch
             batch = []
-    if batch:
-        yield batch
+        batch.append(item)
+    yield batch
+
+
+_NOTHING = object()
+
+
+def arrow_tables(record_batches, size):
+    """pyarrow Tables of `size` rows (the last one fewer) from RecordBatches of any sizes, by slicing."""
+    import pyarrow as pa
+
+    pending, count = [], 0
+    for batch in record_batches:
+        start = 0
+        while start < batch.num_rows:
+            take = min(size - count, batch.num_rows - start)
+            pending.append(batch.slice(start, take))
+            count, start = count + take, start + take
+            if count == size:
+                yield pa.Table.from_batches(pending)
+                pending, count = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def rows_body(rows, key, write_id):
+    """The body and headers of one post of rows: JSON rows, or a pyarrow Table sent as an Arrow IPC stream."""
+    headers = {"Idempotency-Key": key}
+    if isinstance(rows, list):
+        return ({"rows": rows} if write_id is None else {"rows": rows, "write_id": write_id}), headers
+    if write_id is not None:
+        headers["X-Write-Id"] = write_id  # an Arrow body has no room beside its rows
+    return rows, headers
+
+
+def json_row(rows, index, schema):
+    """Row `index` of a batch of rows in JSON form (for a dead letter): as it is, or from a pyarrow Table."""
+    if isinstance(rows, list):
+        return rows[index]
+    return row_to_json_converter(schema)(batch_rows(rows.slice(index, 1).combine_chunks().to_batches()[0])[0])
+
+
+def without_row(rows, index):
+    """The batch of rows without row `index` (a list, or a pyarrow Table)."""
+    if isinstance(rows, list):
+        return rows[:index] + rows[index + 1:]
+    import pyarrow as pa
+
+    return pa.concat_tables([rows.slice(0, index), rows.slice(index + 1)])
 
 
 def staged(messages):

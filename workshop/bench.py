@@ -1,11 +1,15 @@
 """`workshop bench`: every performance figure of the course, each next to its reference, in one run.
 
-Runs benchmarks/batch.py (reads, Arrow vs rows, writes) and benchmarks/streaming.py (latency
-and rows/s with a batch limit) at sizes that fit in about ten minutes on two cores (run
-`python benchmarks/batch.py` for 1M-event reads and 1M-row writes), then adds the last
-recorded wall times of `course.py test` and `course.py run` (course.py writes them to
-build/timings.json). Prints a table of figures with
-their ratios, or one JSON object with `--json`. docs/performance.md explains the figures.
+Runs benchmarks/batch.py (the serving limit in JSON and Arrow IPC, `spark.read.json` over the
+same events, the read ladder from rows over JSON to RecordBatches over Arrow IPC, Arrow vs rows
+where the source costs nothing, writes next to raw ingest clients sending the same body format)
+and benchmarks/streaming.py (latency and rows/s with a batch limit) at sizes that fit in about
+ten minutes on two cores (run `python benchmarks/batch.py` for 1M-event reads and 1M-row
+writes), then adds the last recorded wall times of `course.py test` and `course.py run`
+(course.py writes them to build/timings.json). Prints a table of figures with their ratios and
+targets, the CPU per row behind each connector figure, a per-event profile of the read ladder,
+and the load average before and after (other work on the machine moves every figure); or one
+JSON object with `--json`. docs/performance.md explains the figures.
 """
 import json
 import os
@@ -51,9 +55,11 @@ def run(args):
     started = time.monotonic()
     quiet = args.json
     say = (lambda figure: None) if quiet else (lambda figure: print(batch.describe(figure), flush=True))
+    load_before = os.getloadavg()
     if not quiet:
         print(f"workshop bench: reads of {args.events:,} events, writes of {args.rows:,} rows, median of {args.runs} "
-              "runs after a warm-up; figures print as they come (cpu: how busy all cores were)", flush=True)
+              "runs after a warm-up; figures print as they come (cpu: how busy all cores were); load average "
+              f"{_load(load_before)}", flush=True)
     counts = [int(part) for part in args.partitions.split(",")]
     figures = batch.measure(args.events, args.rows, counts, args.runs, say=say, generated_rows=args.generated_rows)
     streaming_figures = measure_streaming(streaming, args, batch_reference(figures), batch.PAGE)
@@ -67,8 +73,10 @@ def run(args):
     figures += streaming_figures + timing_figures
     if args.plot:
         plot(figures, args.plot)
+    load_after = os.getloadavg()
     if quiet:
-        print(json.dumps({"figures": figures, "seconds": round(time.monotonic() - started)}, indent=2))
+        print(json.dumps({"figures": figures, "seconds": round(time.monotonic() - started),
+                          "load_average": {"before": load_before, "after": load_after}}, indent=2))
         return 0
     for figure in timing_figures:
         print(f"{figure['figure']:58} {figure['seconds']:>10,.0f} s   (recorded {figure['when']}, exit {figure['exit_code']})")
@@ -78,8 +86,13 @@ def run(args):
 
     for line in loops.describe_recorded():  # the suite per test file, CI per step (`--loops` measures the rest)
         print(line)
-    print(f"workshop bench took {time.monotonic() - started:.0f} s")
+    print(f"workshop bench took {time.monotonic() - started:.0f} s; load average {_load(load_before)} before, "
+          f"{_load(load_after)} after (1, 5 and 15 minutes; {os.cpu_count()} CPUs)")
     return 0
+
+
+def _load(averages):
+    return " ".join(f"{value:.1f}" for value in averages)
 
 
 # The streaming read is compared with the batch read (row path) at this many partitions, and
@@ -90,7 +103,7 @@ STREAM_PARTITIONS = 2
 def batch_reference(figures):
     """The connector's batch read at STREAM_PARTITIONS partitions (row path), the streaming reader's reference."""
     for figure in figures:
-        if figure["figure"] == f"connector read, rows, {STREAM_PARTITIONS} partitions":
+        if figure["figure"] == f"connector read, rows over JSON, {STREAM_PARTITIONS} partitions":
             return figure
     return None
 

@@ -259,7 +259,7 @@ def build_parser():
     bench.add_argument("--rows", type=int, default=200_000, help="rows to write (default 200000)")
     bench.add_argument("--generated-rows", type=int, default=1_000_000,
                        help="rows of the generated source, Arrow vs rows (default 1000000)")
-    bench.add_argument("--partitions", default="1,2,4,8", help="partition and client counts (default 1,2,4,8)")
+    bench.add_argument("--partitions", default="1,2,4", help="partition and client counts (default 1,2,4)")
     bench.add_argument("--runs", type=int, default=3, help="measured runs per figure, after a warm-up (default 3)")
     bench.add_argument("--rate", type=float, default=100, help="events/s appended in the latency run (default 100)")
     bench.add_argument("--seconds", type=float, default=20, help="length of the latency run (default 20)")

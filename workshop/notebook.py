@@ -19,7 +19,12 @@ FEATURES = (
     ("read limits and Trigger.AvailableNow in batches", lambda api: _has_read_limits(), "4.2", ("06", "07")),
     ("the streaming Arrow writer", lambda api: hasattr(api, "DataSourceStreamArrowWriter"), "4.1", ("05", "07")),
     ("declarative pipelines (pyspark.pipelines)", lambda api: _importable("pyspark.pipelines"), "4.1", ("11",)),
+    ("Python worker logs (python_worker_logs)", lambda api: _has_worker_logs(), "4.1", ("10",)),
 )
+
+
+def _has_worker_logs():
+    return hasattr(importlib.import_module("pyspark.sql.tvf").TableValuedFunction, "python_worker_logs")
 
 
 def _has_read_limits():

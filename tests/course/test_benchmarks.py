@@ -39,10 +39,14 @@ def test_a_figure_names_its_ratio_to_the_reference():
         import batch
     finally:
         sys.path.remove(BENCHMARKS)
-    reference = batch.figure("serving limit, 2 clients", 1000, 0.5, [0.5], 0.9)
-    measured = batch.figure("connector read, rows, 2 partitions", 1000, 1.0, [1.0, 1.2], 0.95, reference)
+    reference = batch.figure("serving limit, JSON, 2 clients", 1000, 0.5, [0.5], 0.9)
+    cpu = {"cpu_busy": 0.95, "service_cpu_us_per_row": 250.0, "spark_cpu_us_per_row": 750.0}
+    measured = batch.figure("connector read, rows over JSON, 2 partitions", 1000, 1.0, [1.0, 1.2], cpu, reference, 0.9)
     assert measured["rows_per_s"] == 1000 and measured["ratio"] == 0.5
-    assert batch.describe(measured).endswith("0.50x serving limit, 2 clients")
+    line, bound = batch.describe(measured).split("\n")
+    assert line.endswith("0.50x serving limit, JSON, 2 clients (target 0.9x: missed)")
+    # 1 ms of CPU per row in all: n cores allow n * 1000 rows/s
+    assert f"{os.cpu_count()} cores allow at most {os.cpu_count() * 1000:,} rows/s at that cost" in bound
 
 
 def test_the_loops_profile_shows_the_last_full_suite_and_ci_run(tmp_path, monkeypatch):

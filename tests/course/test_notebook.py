@@ -42,11 +42,14 @@ def test_without_the_course_the_error_says_what_to_do(tmp_path):
 
 
 def test_the_setup_cell_names_only_the_branches_of_its_lab():
+    import pyspark
     import pyspark.sql.datasource as api
 
     pushdown = hasattr(api.DataSourceReader, "pushFilters")
+    worker_logs = tuple(int(part) for part in pyspark.__version__.split(".")[:2]) >= (4, 1)  # both came with 4.1
     assert notebook.version_branches("10") == [
-        f"  filter pushdown (pushFilters): {'yes' if pushdown else 'no'} (PySpark 4.1+)"]
+        f"  filter pushdown (pushFilters): {'yes' if pushdown else 'no'} (PySpark 4.1+)",
+        f"  Python worker logs (python_worker_logs): {'yes' if worker_logs else 'no'} (PySpark 4.1+)"]
     assert notebook.version_branches("00") == []
     assert {lab for *_, labs_of in notebook.FEATURES for lab in labs_of} <= set(labs.lab_numbers())
 
