@@ -273,3 +273,31 @@ def test_mistakes_fail_with_the_reason(spark, spark_service_url, service, source
     report = run(source, spark_service_url, service)
     assert not report.passed
     assert says in report.failures[requirement], report.failures
+
+
+class StandInReader(DataSourceReader):
+    def read(self, partition):
+        yield (repr(partition),)
+
+
+class StandInSource(DataSource):
+    """Plans no partitions: Spark reads it with its stand-in for one partition."""
+
+    @classmethod
+    def name(cls):
+        return "stand_in_probe"
+
+    def schema(self):
+        return "partition string"
+
+    def reader(self, schema):
+        return StandInReader()
+
+
+def test_the_setup_cell_names_the_stand_in_spark_really_passes(spark):
+    """The check's in-process reads, and the setup cell, go by one_partition_is_input_partition()."""
+    from workshop.notebook import one_partition_is_input_partition
+
+    spark.dataSource.register(StandInSource)
+    passed = spark.read.format("stand_in_probe").load().collect()[0][0]
+    assert passed == ("InputPartition(value=None)" if one_partition_is_input_partition() else "None"), passed
