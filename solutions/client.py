@@ -311,7 +311,7 @@ class PracticeClient:
 
     def pages(self, path, params, page_size=None):
         """Yield the `items` of each page of a paged endpoint, following `next_cursor`."""
-        # BEGIN SOLUTION: ask with limit=page_size or self.options["pageSize"]; yield page["items"]; stop when page["next_cursor"] is null, else ask again with cursor=next_cursor
+        # BEGIN SOLUTION: yield each page's items; ask again with next_cursor and the same params until null
         query = dict(params)
         query["limit"] = page_size or self.options["pageSize"]
         while True:

@@ -93,7 +93,7 @@ def fit_windows(windows, count, max_rows):
     `count` asks the service (`/v1/events/count`, which is never refused for size). A window
     one microsecond wide cannot be split: its events share one timestamp, so we say so.
     """
-    # BEGIN SOLUTION: keep a window when count(start, end) <= max_rows; else split it at midpoint(start, end) and check both halves (a window of one microsecond cannot be split: raise ValueError); return the windows in time order
+    # BEGIN SOLUTION: halve each window that count says is too large until all fit; keep time order
     fitted = []
     pending = list(reversed(windows))  # a stack, so windows come out in time order
     while pending:
@@ -174,7 +174,7 @@ def plan_id_ranges(id_gte, id_lt, num_partitions):
     Half-open matters: with inclusive ends on both sides (`id <= 100` here, `id >= 100` in the
     next partition) the boundary id would be read twice.
     """
-    # BEGIN SOLUTION: nothing to read (a bound None or id_gte >= id_lt) -> [EmptyPartition()], never []; else bounds id_gte + (id_lt - id_gte) * i // parts, and partition i is IdRangePartition(i, bounds[i], bounds[i + 1])
+    # BEGIN SOLUTION: num_partitions adjacent ranges of near-equal width; nothing to read: EmptyPartition
     if id_gte is None or id_lt is None or id_gte >= id_lt:
         return [EmptyPartition()]
     parts = max(1, min(num_partitions, id_lt - id_gte))
@@ -196,7 +196,7 @@ def plan_token_ranges(ring_ranges, num_partitions):
     One or more partitions per ring range, so no task reads across two nodes' ranges; each
     range is split into ceil(num_partitions / ranges) pieces. An empty ring reads nothing.
     """
-    # BEGIN SOLUTION: an empty ring -> [EmptyPartition()], never []; else split each ring range (start, end] with split_token_range into ceil(num_partitions / len(ring_ranges)) pieces, numbering the TokenRangePartitions 0, 1, 2, ...
+    # BEGIN SOLUTION: every ring range in the same number of pieces, at least num_partitions in all
     if not ring_ranges:
         return [EmptyPartition()]
     pieces_per_range = -(-num_partitions // len(ring_ranges))  # ceiling division
@@ -215,7 +215,7 @@ def split_token_range(token_gt, token_le, parts):
     like any other; `token_gt == token_le` is the whole ring (a one-node ring). A piece that
     crosses from the largest token to the smallest simply wraps again.
     """
-    # BEGIN SOLUTION: width = (token_le - token_gt) % RING_SIZE, or RING_SIZE when that is 0 (the whole ring); bounds token_gt + width * i // parts brought back into the signed range with wrap_token; return adjacent (token_gt, token_le) pairs
+    # BEGIN SOLUTION: up to parts adjacent pieces of (token_gt, token_le], measured modulo RING_SIZE
     width = (token_le - token_gt) % RING_SIZE or RING_SIZE
     parts = max(1, min(parts, width))
     bounds = [wrap_token(token_gt + width * i // parts) for i in range(parts + 1)]

@@ -9,6 +9,7 @@ prints the next hint for one of the lab's tasks, and `lab.progress()`, which sho
 """
 import glob
 import importlib
+import importlib.util
 import os
 import types
 
@@ -20,11 +21,30 @@ FEATURES = (
     ("the streaming Arrow writer", lambda api: hasattr(api, "DataSourceStreamArrowWriter"), "4.1", ("05", "07")),
     ("declarative pipelines (pyspark.pipelines)", lambda api: _importable("pyspark.pipelines"), "4.1", ("11",)),
     ("Python worker logs (python_worker_logs)", lambda api: _has_worker_logs(), "4.1", ("10",)),
+    ("one partition without partitions() is read(InputPartition(None)), not read(None)",
+     lambda api: one_partition_is_input_partition(), "4.2", ("01", "03")),
 )
 
 
 def _has_worker_logs():
     return hasattr(importlib.import_module("pyspark.sql.tvf").TableValuedFunction, "python_worker_logs")
+
+
+def one_partition_is_input_partition():
+    """True when Spark reads a source that plans no partitions (no partitions(), or []) with
+    read(InputPartition(None)); False when with read(None).
+
+    No API says which: Spark's planner decides (pyspark/sql/worker/plan_data_source_read.py:
+    `[None]` on 4.0 and 4.1, `[InputPartition(None)]` from 4.2), so its source is read.
+    """
+    spec = importlib.util.find_spec("pyspark.sql.worker.plan_data_source_read")
+    try:
+        with open(spec.origin, encoding="utf-8") as planner:
+            return "InputPartition(None)" in planner.read()
+    except (AttributeError, OSError, TypeError):  # no source file here: go by the version
+        import pyspark
+
+        return tuple(int(part) for part in pyspark.__version__.split(".")[:2]) >= (4, 2)
 
 
 def _has_read_limits():

@@ -60,6 +60,9 @@ print(schema["ddl"])
 #    data", and code that returns `None` on an error silently loses rows.
 # 3. **Put the service's own message in the error.** The service answers errors with JSON
 #    `{"error": ..., "message": ...}`; the message says exactly what was wrong.
+#
+# Stuck? `lab.hint("get_json")` gives a hint; run it again for the next one (there are three:
+# the idea, the pitfall, then nearly the answer).
 
 # %%
 import requests
@@ -67,7 +70,7 @@ import requests
 
 def get_json(base_url, path, params=None, timeout=(5, 30)):
     """GET base_url + path; return the decoded JSON, or raise with the service's message."""
-    # BEGIN SOLUTION: call requests.get with timeout=timeout; if response.status_code >= 400 raise an error that includes response.json()["message"]; else return response.json()
+    # BEGIN SOLUTION: GET with the caller's params and timeout; on an error status raise the service's message
     response = requests.get(base_url + path, params=params, timeout=timeout)
     if response.status_code >= 400:
         try:
@@ -87,7 +90,8 @@ stats
 # ## Check
 #
 # The check calls your `get_json` against the practice service: normal answers, a missing
-# path, a bad parameter and a deliberately slow server.
+# path, a bad parameter, and two services of its own: one that fails every request with HTTP
+# 500 and one that answers only after 2 seconds (called with a timeout of a quarter second).
 
 # %%
 from workshop.checks import check_lab

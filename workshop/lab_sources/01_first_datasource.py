@@ -48,7 +48,8 @@
 #
 # **Registration.** `spark.dataSource.register(MyDataSource)` makes the short name known to this
 # Spark session; register again after changing the class. Without `partitions()` Spark reads
-# one partition: it calls `read(None)` on Spark 4.0 and 4.1, `read(InputPartition(None))` on 4.2+.
+# one partition, with a stand-in for it: `read(None)` up to Spark 4.1, `read(InputPartition(None))`
+# from 4.2 (the setup cell says which this runtime does). A reader of one partition ignores it.
 #
 # One page of entities, as the service sends it:
 
@@ -65,12 +66,16 @@ page["items"][0], page["next_cursor"]
 # `spark.read.format("entities_page").option("url", lab.url).load()` returns the first page of
 # entities with the columns `id bigint, name string, email string, score double, active boolean`:
 #
-# 1. In `__init__` (driver): take the options. `url` is required (raise a clear error without
-#    it); `limit` is the page size, a whole number, default 10; `activeOnly` keeps only active
-#    entities when it is `true` (any case), default `false`.
+# 1. In `__init__` (driver): take the options. `url` is required: without it, raise an error
+#    that says so (a bare `KeyError: 'url'` does not); `limit` is the page size, a whole number,
+#    default 10; `activeOnly` keeps only the active entities of the page when it is `true` (any
+#    case), default `false`.
 # 2. In `read` (executor): `GET {url}/v1/entities?limit=...` with a timeout; an HTTP error must
-#    fail the read (check the status code, never `if response:`); yield one tuple per entity,
-#    with the values in the order of the schema's columns.
+#    fail the read, with an error that says so (check the status code, never `if response:`);
+#    yield one tuple per entity, with the values in the order of the schema's columns.
+#
+# Stuck? `lab.hint("EntitiesPageReader.__init__")` and `lab.hint("EntitiesPageReader.read")` give
+# a hint; run one again for the next (the idea, the pitfall, then nearly the answer).
 
 # %%
 from pyspark.sql.datasource import DataSource, DataSourceReader
@@ -94,7 +99,7 @@ class EntitiesPageReader(DataSourceReader):
     def __init__(self, options, schema):
         # Driver. Everything stored on self is pickled and sent to the executors.
         self.columns = schema.fieldNames()  # the user's schema, or ours
-        # BEGIN SOLUTION: self.url = options["url"] (raise ValueError naming the option when it is missing); self.limit = int(options.get("limit", "10")); self.active_only = options.get("activeOnly", "false").strip().lower() == "true"
+        # BEGIN SOLUTION: url (required), limit (a number) and activeOnly (true/false) from the strings
         if "url" not in options:
             raise ValueError("option url is required, e.g. .option('url', 'http://127.0.0.1:8765')")
         self.url = options["url"].rstrip("/")
@@ -106,7 +111,7 @@ class EntitiesPageReader(DataSourceReader):
         # Executor. partition is None (Spark 4.0, 4.1) or InputPartition(None) (4.2+): one partition.
         import requests
 
-        # BEGIN SOLUTION: requests.get(f"{self.url}/v1/entities", params={"limit": self.limit}, timeout=(5, 30)); raise when response.status_code >= 400; for each item of response.json()["items"] (skipping inactive ones when self.active_only) yield tuple(item[column] for column in self.columns)
+        # BEGIN SOLUTION: GET one page of entities with a timeout; fail on an error status; yield tuples
         response = requests.get(f"{self.url}/v1/entities", params={"limit": self.limit}, timeout=(5, 30))
         if response.status_code >= 400:
             raise RuntimeError(f"GET /v1/entities failed with HTTP {response.status_code}: {response.text[:200]}")
@@ -143,8 +148,10 @@ df.printSchema()
 # %% [markdown]
 # ## Check
 #
-# The check registers your data source and reads it on Spark with several options, comparing the
-# rows with the service's ground truth; it also points it at a service that fails every request.
+# The check registers your data source and reads it on Spark with several options and a user
+# schema (in one Spark job), comparing the rows with the service's ground truth. Then it runs your
+# reader here, as Spark would: without a url, watching its connections for a timeout, and against
+# a missing path and a service that fails every request.
 
 # %%
 from workshop.checks import check_lab

@@ -28,8 +28,7 @@
 # `reader`, `writer` and `datasource`. `PracticeDataSource.reader(schema)` parses the options and
 # returns a `PracticeBatchReader`; its `__init__` asks the service for the resource's schema and
 # checks the user's schema against it, so a wrong column fails on the driver, before any task.
-# (With option `filterPushdown` it returns a subclass with `pushFilters`, which needs Spark 4.1+
-# and `spark.sql.python.filterPushdown.enabled=true`; lab 10.)
+# (With option `filterPushdown` it returns a subclass with `pushFilters`: lab 10.)
 #
 # **Cursor pagination.** A paged endpoint answers `{"items": [...], "next_cursor": "..."}`. Ask
 # again with `cursor=<next_cursor>` (and the same other parameters) until `next_cursor` is
@@ -66,8 +65,13 @@ with ReferenceClient(options) as client:
 # Your `PracticeClient` is the reference client with its `pages` method left to you. Use
 # `self.get(path, params)`: it sends the request through the session, raises a `ServiceError`
 # (with the service's message) for any HTTP error status, and returns the decoded JSON. `pages`
-# is a generator that yields each page's `items` list. (The reference's `get` also retries
-# transient failures with backoff; that is lab 09's subject.)
+# is a generator that yields each page's `items` list. Every request carries the caller's
+# `params` (a range such as `id_lt` holds for every page, not only the first) and asks for
+# `page_size` items, or the option `pageSize` when `page_size` is not given. (The reference's
+# `get` also retries transient failures with backoff; that is lab 09's subject.)
+#
+# Stuck? `lab.hint("PracticeClient.pages")` gives a hint; run it again for the next (the idea, the
+# pitfall, then nearly the answer). Task 2's is `lab.hint("PracticeBatchReader.read")`.
 
 # %%
 from solutions import client as reference_client
@@ -142,14 +146,16 @@ events.select("seq", "event_time", "kind", "amount").show(3, truncate=False)
 # %% [markdown]
 # ## Check
 #
-# The check runs your `pages` against the service (page sizes, every entity once, errors), runs
-# your `read` in this Python process while counting the `requests` sessions it opens and closes
-# (to the end, stopped early, failing), and reads a window of events on Spark with both.
+# The check runs your `pages` against the service (page sizes, every entity once, the same
+# params on every page, errors), runs your `read` in this Python process while counting the
+# `requests` sessions it opens, uses and closes (to the end, stopped early, failing), and reads a
+# window of events on Spark with `Lab02DataSource`, which reads with both.
 
 # %%
 from workshop.checks import check_lab
 
-check_lab("02", PracticeClient=PracticeClient, PracticeBatchReader=PracticeBatchReader, url=lab.url)
+check_lab("02", PracticeClient=PracticeClient, PracticeBatchReader=PracticeBatchReader, Lab02DataSource=Lab02DataSource,
+          url=lab.url)
 
 # %% [markdown]
 # ## Stretch

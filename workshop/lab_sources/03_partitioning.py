@@ -29,8 +29,10 @@
 #    is the next one's start: a record on a boundary belongs to one side only. A gap loses
 #    records silently; an overlap duplicates them silently. Neither raises an error.
 # 2. **Never an empty list.** Spark does not run zero tasks for `[]`: it plans one partition
-#    itself and calls `read(None)` on Spark 4.0 and 4.1, `read(InputPartition(None))` on 4.2+.
-#    Plan one partition that reads nothing instead (`EmptyPartition` here), which your `read` knows.
+#    itself and calls `read` with a stand-in, `None` up to Spark 4.1 and `InputPartition(None)`
+#    from 4.2 (the setup cell says which this runtime does). Plan one partition that reads nothing
+#    instead (`EmptyPartition` here), which your `read` knows. And return a `list`: Spark refuses a
+#    tuple or a generator from `partitions()`.
 #
 # The practice service has one resource per strategy:
 #
@@ -54,7 +56,8 @@
 # Planning asks the service for numbers (stats, counts, the ring) and does arithmetic; the
 # planning functions themselves are pure, so you can test them without Spark. Filter pushdown
 # (lab 10) runs before `partitions()` and narrows the bounds that are planned. It needs Spark
-# 4.1+ and `spark.sql.python.filterPushdown.enabled=true`, and Spark does not apply again a
+# 4.1+ (the setup cell says whether this runtime has it) and
+# `spark.sql.python.filterPushdown.enabled=true`, and Spark does not apply again a
 # filter the source says it handles, so a source claims only what the service applies exactly,
 # and only where each row is its record (not in PERMISSIVE mode; lab 10).
 
@@ -69,10 +72,14 @@ requests.get(f"{lab.url}/v1/ring", timeout=10).json()
 # ## Your task 1: id ranges
 #
 # `plan_id_ranges(id_gte, id_lt, num_partitions)` splits `[id_gte, id_lt)` into
-# `num_partitions` half-open ranges of (nearly) equal width, or fewer when there are fewer ids
-# than partitions. With nothing to read (a bound is `None` because the resource is empty, or
-# `id_gte >= id_lt`) it returns `[EmptyPartition()]`. Integer arithmetic only: no floats, no
-# `round`.
+# `num_partitions` half-open ranges of equal width give or take one id (no two widths differ by
+# more than 1), or fewer when there are fewer ids than partitions, numbered 0, 1, 2, ... in order
+# (the index names the partition in logs and metrics). With nothing to read (a bound is `None`
+# because the resource is empty, or `id_gte >= id_lt`) it returns `[EmptyPartition()]`. Integer
+# arithmetic only: no floats, no `round` (ids can be as large as 2**63).
+#
+# Stuck? `lab.hint("plan_id_ranges")` gives a hint; run it again for the next (the idea, the
+# pitfall, then nearly the answer). The other tasks have hints under their names too.
 
 # %%
 from solutions.partitioning import EmptyPartition, IdRangePartition
@@ -88,12 +95,16 @@ plan_id_ranges(1, 101, 4)
 # ## Your task 2: token ranges, wrap-around included
 #
 # `split_token_range(token_gt, token_le, parts)` splits one ring range `(token_gt, token_le]`
-# into up to `parts` adjacent pieces, returned as `(token_gt, token_le)` pairs. Work modulo
-# `RING_SIZE = 2**64`: the width of a range is `(token_le - token_gt) % RING_SIZE` (which is
-# right for a wrapping range too), and 0 means the whole ring. Bring each bound back into
-# `-2**63 .. 2**63-1` with `wrap_token`. `plan_token_ranges(ring_ranges, num_partitions)` splits
-# every ring range into `ceil(num_partitions / len(ring_ranges))` pieces; an empty ring gives
-# `[EmptyPartition()]`.
+# into up to `parts` adjacent pieces of (nearly) equal width, returned as `(token_gt, token_le)`
+# pairs. Work modulo `RING_SIZE = 2**64`: measured that way a wrapping range has a width like
+# any other, and a range whose ends are equal is the whole ring. A range narrower than `parts`
+# gives fewer pieces: a piece with `token_gt == token_le` would mean the whole ring. Bring each
+# bound back into `-2**63 .. 2**63-1` with `wrap_token`.
+#
+# `plan_token_ranges(ring_ranges, num_partitions)` splits every ring range into
+# `ceil(num_partitions / len(ring_ranges))` pieces (rounded up, so there are at least
+# `num_partitions`: 6 over 4 nodes is 2 pieces each, 8 in all), numbered 0, 1, 2, ... across the
+# plan; an empty ring gives `[EmptyPartition()]`.
 
 # %%
 from solutions.partitioning import RING_SIZE, EmptyPartition, TokenRangePartition, wrap_token
@@ -113,10 +124,11 @@ plan_token_ranges(ring["ranges"], 8)
 # ## Your task 3: time windows that fit the service
 #
 # `fit_windows(windows, count, max_rows)` takes adjacent `(start, end)` windows (aware UTC
-# datetimes) and returns adjacent windows covering the same time, each holding at most
-# `max_rows` events according to `count(start, end)`. Halve a window that is too large at
-# `midpoint(start, end)` and look at both halves again. A window one microsecond wide cannot be
-# split (its events share one timestamp): raise `ValueError` saying so. `plan_time_windows`,
+# datetimes) and returns adjacent `(start, end)` windows covering the same time, in time order,
+# each holding at most `max_rows` events according to `count(start, end)`. A window that fits is
+# kept as it is, whatever its width. Halve a window that is too large at `midpoint(start, end)`
+# and look at both halves again. A window one microsecond wide that is too large cannot be split
+# (its events share one timestamp): raise `ValueError` saying so. `plan_time_windows`,
 # shown below it, uses your function on windows that `balanced_windows` cut to hold about as
 # many events each: equal lengths of time are not equal work, because late events stretch the
 # time range back while most events sit near its end (with equal windows, one task would read
@@ -207,19 +219,20 @@ kv.groupBy(spark_partition_id().alias("partition")).count().orderBy("partition")
 # ## Check
 #
 # The check tries your functions on many bounds and rings and names the first id, token or
-# time that is in two partitions or in none; then it reads entities, kv and events on Spark
-# with your plans and compares them with ground truth.
+# time that is in two partitions or in none. Then it starts a small practice service of its own,
+# reads its entities, kv and events on Spark with your three plans (in one Spark job) and compares
+# every record with ground truth.
 
 # %%
 from workshop.checks import check_lab
 
-check_lab("03", plan_id_ranges=plan_id_ranges, plan_token_ranges=plan_token_ranges, fit_windows=fit_windows, url=lab.url)
+check_lab("03", plan_id_ranges=plan_id_ranges, plan_token_ranges=plan_token_ranges, fit_windows=fit_windows)
 
 # %% [markdown]
 # ## Stretch
 #
-# - Read entities with `numPartitions` 1, 4 and 16 and time `count()`. On this 2-core machine,
-#   where does more stop helping? What does each extra partition cost the service?
+# - Read entities with `numPartitions` 1, 4 and 16 and time `count()`. Where does more stop
+#   helping, given the cores your Spark has? What does each extra partition cost the service?
 # - Equal-width ranges assume evenly spread ids. Write `plan_id_ranges_by_count`, which asks
 #   `/v1/entities?id_gte=&limit=` for split points so each range holds the same number of
 #   entities.
