@@ -3,10 +3,11 @@
 The check starts a small practice service of its own. First it calls the learner's `commit` and
 `abort` directly, on the driver, with commit messages of tasks staged the way `write` stages
 them (the reference `send`, under the micro-batch's id), and a new writer for every call, as
-Spark makes one. Then it runs real streaming queries (Trigger.AvailableNow) from the service's
-feed into a table with the learner's writer: a first run, a crash between the sink's commit and
-Spark's commit log (the entry removed from the checkpoint, so Spark replays that batch), and a
-batch in which a task fails.
+Spark makes one. Then it runs real streaming queries from the service's feed into a table with the
+learner's writer: a first run (Trigger.AvailableNow), a crash between the sink's commit and Spark's
+commit log (the entry removed from the checkpoint, so Spark replays that batch, then reads new
+events: a processing-time trigger, since 4.0/4.1 run AvailableNow as one batch), and a batch in
+which a task fails (Trigger.AvailableNow).
 
 Rules the lab states, and the requirement that tests each (with inputs where breaking the rule
 changes the outcome):
@@ -27,8 +28,9 @@ changes the outcome):
   table, and a first empty batch creates it (no `prepare` runs for a stream): COMPLETE_EMPTY.
 - `abort(messages, batchId)` discards the stages of the messages (None for each failed task) and
   the batch's leftovers, and takes a batch where every task failed: ABORT_BY_HAND. On Spark, a
-  batch whose task fails leaves nothing visible, and an abort that crashes is named as such
-  (Spark then reports only "Writing job failed."): ABORT.
+  batch whose task fails half-way (the service refuses its last row, after five posts of 20)
+  leaves nothing visible, and an abort that crashes is named as such (Spark then reports only
+  "Writing job failed."): ABORT.
 - Spark makes a new writer for every batch, commit and abort, so nothing travels on `self`: every
   direct call gets a writer of its own.
 
@@ -46,7 +48,8 @@ from workshop.truth import checksum
 
 EVENTS = 60  # in the check's feed at the start
 MAX_ROWS = 30  # two batches where Spark passes read limits (4.2+), one on 4.0/4.1
-FAILURE = "a task fails half-way (the check's doing)"
+FAILING_ROWS = 240  # the failing batch: two tasks of 120 rows, posted 20 at a time
+REFUSAL = "is missing or null but the field is not nullable"  # the service's words for the row it refuses
 
 COMMIT_BY_HAND = "commit(messages, batchId) publishes each batch once per query: not again when replayed"
 AT_LEAST_ONCE = "with exactlyOnce=false the commit carries no commit id: a replayed batch lands twice"
@@ -284,18 +287,25 @@ def explain(error_text):
     return error_text
 
 
-def run_stream(c, table, checkpoint, frame=None):
-    """Run the stream with Trigger.AvailableNow until it stops; the error text, if it failed."""
+def run_stream(c, table, checkpoint, frame=None, available_now=True):
+    """Run the stream until it has written what is available; the error text, if it failed.
+
+    Trigger.AvailableNow stops by itself. A restart that replays a batch and then reads new events runs
+    with a processing-time trigger until all is processed: Spark 4.0/4.1 run AvailableNow as one batch,
+    which the replayed batch would be.
+    """
     if frame is None:
         frame = c.feed_stream()
-    query = (
+    writer = (
         frame.writeStream.format(c.source).option("url", c.feed.url).option("table", table)
         .option("checkpointLocation", "file:" + checkpoint).option("batchSize", 20).option("logLevel", "WARNING")
-        .trigger(availableNow=True).start()
     )
+    query = writer.trigger(availableNow=True).start() if available_now else writer.trigger(processingTime="100 milliseconds").start()
     try:
-        if not query.awaitTermination(180):
+        if available_now and not query.awaitTermination(180):
             return "the Trigger.AvailableNow query did not stop within 180 s"
+        if not available_now:
+            query.processAllAvailable()
         if query.exception() is not None:
             return python_error_text(query.exception())
     except Exception as error:
@@ -357,7 +367,7 @@ def replay_published_once(c):
     table, checkpoint = c.first_run
     replayed = forget_last_commit(checkpoint)
     c.feed.append_events(20)  # and a new batch after the replayed one
-    error = run_stream(c, table, checkpoint)
+    error = run_stream(c, table, checkpoint, available_now=False)
     if error:
         return f"the restarted query failed: {explain(error)}"
     c.replayed = True
@@ -376,29 +386,29 @@ def replay_stages_discarded(c):
 
 
 def failed_batch_leaves_nothing(c):
-    from pyspark.sql.functions import col, udf
+    import requests
+    from pyspark.sql.functions import col, lit, when
 
     table, checkpoint = new_name("lab07"), os.path.join(c.folder, "failing")
-    fail_at = c.latest()  # the last seq: its task has staged rows when it fails
-
-    @udf("boolean")
-    def fail_at_the_end(seq):
-        if seq == fail_at:
-            raise RuntimeError(FAILURE)
-        return True
-
-    # One batch of 20 rows in two tasks; the second task fails at its last row.
-    error = run_stream(c, table, checkpoint, c.feed_stream(start=fail_at - 20).where(fail_at_the_end(col("seq"))))
+    start = c.latest()
+    refused = c.feed.append_events(FAILING_ROWS)  # the last seq: its row is one the service refuses
+    # The table exists already, its column `flag` NOT NULL; the row of the last seq has no flag. One batch in
+    # two tasks: the second fails at the service's answer to its last post, after it staged its other rows.
+    fields = [{"name": "seq", "type": "bigint", "nullable": True}, {"name": "flag", "type": "string", "nullable": False}]
+    requests.put(f"{c.feed.url}/v1/tables/{table}", json={"fields": fields}, timeout=10).raise_for_status()
+    frame = c.feed_stream(start=start, max_rows=FAILING_ROWS).select(
+        "seq", when(col("seq") == refused, lit(None)).otherwise(lit("fine")).alias("flag"))
+    error = run_stream(c, table, checkpoint, frame)
     if error is None:
-        return "the query did not fail, although the check made one of its tasks fail"
+        return f"the query did not fail, although the service refuses the row of seq {refused} (flag is null)"
     if "Writing job failed" in error:
         return (
             "the batch failed where the check made it fail, and then your abort(messages, batchId) failed too (Spark "
             f"reports only {error!r} then): see the requirement on abort() by hand above; Spark passes None for "
             "each task that failed"
         )
-    if "the check's doing" not in error:
-        return f"the query failed, but not where the check made it fail: {explain(error)}"
+    if REFUSAL not in error:
+        return f"the query failed, but not where the check made it fail (the service refusing seq {refused}): {explain(error)}"
     visible = c.seqs(table)
     if visible:
         return f"after the failed batch the table shows {len(visible)} rows: stage rows in write(), publish only in commit()"
