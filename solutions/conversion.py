@@ -103,7 +103,7 @@ def parse_timestamp(text):
 
     Accepts `Z` (Python 3.10's fromisoformat does not, hence the replace) and any offset.
     """
-    # BEGIN SOLUTION: refuse non-strings with MalformedValueError; turn a trailing Z into +00:00; datetime.fromisoformat (its ValueError becomes MalformedValueError); no zone -> .replace(tzinfo=UTC); return .astimezone(UTC)
+    # BEGIN SOLUTION: the aware UTC datetime of text; no zone is UTC; else MalformedValueError
     if not isinstance(text, str):
         raise MalformedValueError(f"expected an ISO-8601 timestamp string, got {type(text).__name__}")
     cleaned = text.strip()
@@ -128,7 +128,7 @@ def format_timestamp(value):
     A naive local time is ambiguous in the hour a DST change repeats: take such values while
     local time is UTC (`local_time_zone("UTC")`), as the row writer does.
     """
-    # BEGIN SOLUTION: value.astimezone(UTC) (a naive value counts as local time), drop the zone, isoformat(timespec="microseconds") and append "Z"
+    # BEGIN SOLUTION: value as UTC text ending in Z; a naive value is local time
     if value.tzinfo is None and value.date() == datetime.date.min:
         # astimezone needs a day of room before a naive value and fails on 0001-01-01 (a common
         # "no date" sentinel); mktime reads the local time without it.
@@ -259,7 +259,7 @@ def decimal_converter(precision, scale):
     def convert(value):
         # Straight from the text to Decimal: no digit is lost. A JSON number here has already
         # been through a binary float (json.loads), so it is refused, not rounded.
-        # BEGIN SOLUTION: refuse non-strings; decimal.Decimal(value) straight from the text (never via float); refuse non-finite values, more than `scale` decimal places and more than `precision` digits, each with MalformedValueError; return the Decimal with exactly `scale` places
+        # BEGIN SOLUTION: value as a Decimal with `scale` places, never via float; else MalformedValueError
         if not isinstance(value, str):
             raise MalformedValueError(f"expected a decimal string, got {json_kind(value)}")
         try:
@@ -494,7 +494,7 @@ class RecordConverter:
         `row` is a list in schema order: the fields that fit, None where they did not (all None
         when the record is not a JSON object), None at the corrupt-record column.
         """
-        # BEGIN SOLUTION: FAILFAST: raise MalformedRecordError naming self.describe(record, where) and the reason; DROPMALFORMED: return None; PERMISSIVE: put raw_text(record) at self.corrupt_index (when the schema has that column) and return the row as a tuple
+        # BEGIN SOLUTION: by self.mode: stop naming the record, drop it, or keep row with its raw text
         if self.mode == FAILFAST:
             raise MalformedRecordError(
                 f"malformed record at {self.describe(record, where)}: {reason}. mode=FAILFAST stops at the first "

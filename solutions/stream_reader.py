@@ -87,7 +87,7 @@ def plan_seq_ranges(after_seq, until_seq, num_partitions):
     Each range's `until_seq` is the next one's `after_seq`, so every seq is read exactly once.
     An empty range plans no partitions: Spark's streaming API asks for an empty list then.
     """
-    # BEGIN SOLUTION: return [] for an empty range, else SeqRangePartitions whose bounds chain: each until_seq is the next after_seq
+    # BEGIN SOLUTION: no ranges for an empty batch, else up to num_partitions ranges that chain
     if until_seq <= after_seq:
         return []
     parts = max(1, min(num_partitions, until_seq - after_seq))
@@ -174,7 +174,7 @@ def feed_pages(client, after_seq, until_seq, page_size):
     Seqs have no gaps, so a page of n items covers the next n seqs; we count rather than read
     each item's seq because a malformed item (a truncated JSON string) has no readable seq.
     """
-    # BEGIN SOLUTION: GET /v1/events/feed with after_seq, until_seq and limit until the range is read; advance after_seq by the number of items; no items before until_seq is an error
+    # BEGIN SOLUTION: yield the pages of exactly (after_seq, until_seq]; too few events is an error
     while after_seq < until_seq:
         params = {"after_seq": after_seq, "until_seq": until_seq, "limit": min(page_size, until_seq - after_seq)}
         items = client.get("/v1/events/feed", params)["items"]
@@ -238,7 +238,7 @@ class PracticeStreamReader(PracticeReader, DataSourceStreamReader, SupportsTrigg
         """
         if start is None:
             warn_once_limit_ignored(self)  # Spark 4.0/4.1: maxRecordsPerTrigger cannot apply
-        # BEGIN SOLUTION: legacy call (start is None): the feed's end, never before last_end_seq or the initial offset, no cap; else start from `start` and cap with limit.max_rows for ReadMaxRows; never past available_now_seq
+        # BEGIN SOLUTION: the end of the batch from `start` (None: no cap), within `limit` and the feed
         self.prepare()
         with self.client_class(self.options) as client:
             latest = latest_seq(client)

@@ -69,7 +69,7 @@ def stage_micro_batch(writer, json_rows):
     """Executors: stage this task's rows; the commit message names the stage and the batch."""
     from pyspark import TaskContext
 
-    # BEGIN SOLUTION: stage the rows under the micro-batch's id; say which batch and query they belong to
+    # BEGIN SOLUTION: stage json_rows under this micro-batch's id; say which batch and query it is
     context = TaskContext.get()
     batch_id = int(context.getLocalProperty(BATCH_ID_PROPERTY))
     query_id = context.getLocalProperty(QUERY_ID_PROPERTY)
@@ -93,7 +93,7 @@ def publish_micro_batch(writer, messages, batch_id):
     if wrong:
         raise RuntimeError(f"commit of batch {batch_id} got commit messages of batch(es) {sorted(wrong)}")
     query_id = query_id_of(messages)
-    # BEGIN SOLUTION: the micro-batch's id names the write and, with exactlyOnce, the commit
+    # BEGIN SOLUTION: publish the messages; the micro-batch's id names the write and, exactly once, the commit
     micro_batch = None if query_id is None else micro_batch_id(query_id, batch_id)
     with writer.client_class(writer.options) as client:
         published = writer.publish(client, messages, micro_batch if writer.exactly_once else None, micro_batch)
@@ -107,7 +107,7 @@ def publish_micro_batch(writer, messages, batch_id):
 def discard_micro_batch(writer, messages, batch_id):
     """Driver: a batch failed; discard what its tasks staged (failed tasks send None)."""
     query_id = query_id_of(messages)
-    # BEGIN SOLUTION: discard the stages, and the micro-batch's leftovers (its id names the write)
+    # BEGIN SOLUTION: discard the messages' stages and the micro-batch's leftovers
     with writer.client_class(writer.options) as client:
         writer.discard(client, messages, None if query_id is None else micro_batch_id(query_id, batch_id))
     # END SOLUTION

@@ -102,6 +102,9 @@ for record in malformed[:4]:
 # anything else, including numbers. (Python 3.11's `datetime.fromisoformat` accepts `Z`; 3.10's
 # does not, hence the reference's replace.) `format_timestamp(value)` goes the other way:
 # `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC, from an aware or a naive (local) `datetime`.
+#
+# Stuck? `lab.hint("parse_timestamp")` and `lab.hint("format_timestamp")` give the idea, then the
+# pitfall, then a near-solution, one per call (and so for the other tasks, by their names).
 
 # %%
 import datetime
@@ -127,7 +130,9 @@ print(format_timestamp(datetime.datetime(2026, 1, 1, tzinfo=UTC)))
 # `decimal_converter(precision, scale)` returns the converter for `decimal(precision,scale)`:
 # from the string straight to `decimal.Decimal`, with exactly `scale` decimal places, raising
 # `MalformedValueError` for a JSON number, a non-finite value, more decimal places than `scale`
-# or more digits than `precision`.
+# or more digits than `precision`. Spark's decimals go up to 38 digits; Python's default decimal
+# context holds 28, hence `WIDE_DECIMAL_CONTEXT` for arithmetic such as `quantize`.
+# (`lab.hint("decimal_converter")`.)
 
 # %%
 import decimal
@@ -151,8 +156,9 @@ print(decimal.Decimal(float(text)), "through a float")
 # `None` to drop the record. `row` is a list in schema order: the fields that fit, `None` where
 # they did not (all `None` for a record that is not a JSON object) and at the corrupt-record
 # column. `self.mode` is the upper-cased option, `self.corrupt_index` the position of the
-# corrupt-record column (or `None`), and `self.describe(record, where)` says where the record
-# is: `"partition 0, page 2, item 17, seq 47"`.
+# corrupt-record column (anywhere in the schema, or `None` when it has none), and
+# `self.describe(record, where)` says where the record is: `"partition 0, page 2, item 17, seq 47"`.
+# FAILFAST raises `MalformedRecordError` with that and the reason. (`lab.hint("RecordConverter._malformed")`.)
 
 # %%
 from solutions import conversion as reference_conversion
@@ -179,9 +185,10 @@ for item, record in enumerate(malformed[:3]):
 # ## Check
 #
 # The check tries your timestamp and decimal functions on tricky values (with this process's
-# time zone switched to New York for a moment, so local-time mistakes show), reads events and
-# entities on Spark with them, and reads a service with malformed records on Spark in each mode
-# with your `RecordConverter`.
+# time zone switched to New York for a moment, so local-time mistakes show, in winter and in
+# summer), reads events on Spark with them, calls your `RecordConverter` directly (FAILFAST's
+# message, a schema without a corrupt-record column), and reads a service with malformed records on
+# Spark in each mode with it, the corrupt-record column in the middle of the schema.
 
 # %%
 from workshop.checks import check_lab
@@ -199,10 +206,10 @@ check_lab(
 # ## Stretch
 #
 # - Read events with the reference connector and `.option("arrow", "true")`: `read` then yields
-#   `pyarrow.RecordBatch`es built by `rows_to_record_batch` from the same tuples. Spark 4.0
-#   checks only the number and names of a batch's columns; newer Spark (4.2+) checks the whole
-#   Arrow schema of your Spark schema (types and nullability too; see `arrow_schema`), so get the
-#   timestamp unit (microseconds) and zone (UTC) right.
+#   `pyarrow.RecordBatch`es built by `rows_to_record_batch` from the same tuples. Spark checks a
+#   batch's columns against your Spark schema, the older versions only their number and names, the
+#   newer (4.2+) the whole Arrow schema (types and nullability too; see `arrow_schema`): get the
+#   timestamp unit (microseconds) and zone (UTC) right, and it works on both.
 # - Run `spark.conf.set("spark.sql.session.timeZone", "America/New_York")` and show a few
 #   events. What changed, and what did not? (The display, not the instants.)
 # - Read the malformed service with `mode=PERMISSIVE` and a `_corrupt_record` column, then

@@ -47,17 +47,19 @@
 # offsets from the checkpoint. `read` must then return exactly the same rows: it asks the feed for
 # the closed range (`/v1/events/feed?after_seq=S&until_seq=U`), never for "whatever is new".
 #
-# **Admission control** caps what one batch takes (`maxRecordsPerTrigger`):
+# **Admission control** caps what one batch takes (`maxRecordsPerTrigger`). Which of the two ways
+# applies where you run is in the setup cell's output, on the line "read limits and
+# Trigger.AvailableNow in batches": *no* is the first, *yes* the second.
 #
-# - **Spark 4.0 / 4.1 (DBR 17.3 LTS):** Spark calls `latestOffset()` with no arguments and gives
-#   no read limit. It runs `trigger(availableNow=True)` (which Python sources do not support
+# - **No read limits (PySpark 4.0 and 4.1, DBR 17.3 LTS):** Spark calls `latestOffset()` with no
+#   arguments and gives no read limit. It runs `trigger(availableNow=True)` (which Python sources do not support
 #   there) and `trigger(once=True)` as a *single* batch that ends at the first offset
 #   `latestOffset()` returns, and `latestOffset()` cannot tell which trigger runs. A reader that
 #   caps there ends such a run after the first `maxRecordsPerTrigger` events (the reference
 #   did: 100 of 250 events). So `latestOffset()` returns the feed's end, never caps, and the
 #   reference says once, in a warning, that the option is ignored.
-# - **Spark 4.2+** adds admission control: `getDefaultReadLimit()` returns `ReadMaxRows(n)` (or
-#   `ReadAllAvailable()`), Spark calls `latestOffset(start, limit)` with that limit (or with
+# - **Read limits (PySpark 4.2+)** add admission control: `getDefaultReadLimit()` returns
+#   `ReadMaxRows(n)` (or `ReadAllAvailable()`), Spark calls `latestOffset(start, limit)` with that limit (or with
 #   `ReadAllAvailable` when a trigger needs everything), `reportLatestOffset()` shows the feed's
 #   true end in the query progress, and `SupportsTriggerAvailableNow` lets
 #   `trigger(availableNow=True)` run several capped batches and stop.
@@ -123,18 +125,22 @@ with PracticeClient(parse_options({"url": lab.url})) as client:
 # Your reader is the reference `PracticeStreamReader` with `latestOffset` left to you, and with
 # `partitions` and `read` (given) using your functions above. Two calling conventions, one method:
 #
-# - `start is None`: Spark 4.0/4.1. The batch starts at `self.last_end_seq` (the end of the last
-#   batch, which `partitions` and `commit` also record; after a restart Spark calls
-#   `partitions(x, x)` with the checkpoint's end) or else the initial offset, and takes
+# - `start is None`: no read limits (Spark 4.0/4.1). The batch starts at `self.last_end_seq` (the
+#   end of the last batch, which `partitions` and `commit` also record; after a restart Spark
+#   calls `partitions(x, x)` with the checkpoint's end) or else the initial offset, and takes
 #   **everything** available: no cap, whatever `self.max_records` says (see above). The given
 #   first line warns once that the option is ignored.
-# - else Spark 4.2+: start from `start`; cap with `limit.max_rows` when `limit` is a `ReadMaxRows`,
-#   not at all for `ReadAllAvailable`.
+# - else read limits (Spark 4.2+): start from `start`; cap with `limit.max_rows` when `limit` is a
+#   `ReadMaxRows`, not at all for `ReadAllAvailable`.
 #
 # Never go past the feed's latest seq (`latest_seq(client)`) nor past `self.available_now_seq`
 # when it is set, and never end before the start; `capped_end(start_seq, latest, max_rows)` does
 # the arithmetic (`max_rows=None`: no cap). Remember the end with `self._remember_end(end_seq)`
 # and return `make_offset(end_seq)`.
+#
+# Stuck on a task? `lab.hint("plan_seq_ranges")`, `lab.hint("feed_pages")` and
+# `lab.hint("PracticeStreamReader.latestOffset")` give the idea, then the pitfall, then a
+# near-solution, one per call.
 
 # %%
 from solutions import stream_reader as reference_stream_reader
@@ -155,8 +161,8 @@ class Lab06StreamReader(reference_stream_reader.PracticeStreamReader):
 
 
 # %% [markdown]
-# Called by hand, as Spark's driver would: an offset, a batch (capped on Spark 4.2+), its
-# partitions, and a replay of one partition after new events arrived.
+# Called by hand, as Spark's driver would: an offset, a batch (capped where Spark has read limits),
+# its partitions, and a replay of one partition after new events arrived.
 
 # %%
 from solutions.stream_reader import HAS_ADMISSION_CONTROL
@@ -178,19 +184,20 @@ print(f"partition 0 read {len(first)} rows; read again after 50 new events: {len
 # ## Your reader on Spark, live
 #
 # A data source with your reader, a stream over the last 1,000 events of the feed in batches of
-# at most 200 (Spark 4.2+; on 4.0/4.1 one batch takes them all), into Spark's memory sink. `follow_query` prints every micro-batch as it completes,
-# from `query.recentProgress` (with Spark 4.2+ the progress also shows where the feed really ends,
-# from `reportLatestOffset`); `plot_batches` draws rows and milliseconds per batch.
+# at most 200 (with read limits; without, one batch takes them all), into Spark's memory sink.
+# `follow_query` prints every micro-batch as it completes, from `query.recentProgress` (with read
+# limits the progress also shows where the feed really ends, from `reportLatestOffset`);
+# `plot_batches` draws rows and milliseconds per batch. Both come from `workshop.query_progress`.
 
 # %%
 import json
 import time
 
-# %include workshop.checks.lab06:batch_progress
+# %include workshop.query_progress:batch_progress
 
-# %include workshop.checks.lab06:follow_query
+# %include workshop.query_progress:follow_query
 
-# %include workshop.checks.lab06:plot_batches
+# %include workshop.query_progress:plot_batches
 
 
 # %%
@@ -219,12 +226,13 @@ plot_batches(batches, "Lab 06: your reader, maxRecordsPerTrigger=200")
 # %% [markdown]
 # ## Check
 #
-# The check starts a small practice service of its own (it appends events to that feed). It calls
-# your reader directly: offsets, partitions of several batches (read back to find overlaps and
-# gaps), a partition read twice with new events in between, and `latestOffset` with and without
-# a limit. Then it streams the feed into a table on Spark with `trigger(availableNow=True)` and
-# `maxRecordsPerTrigger`, appends events, runs it again from the checkpoint, and compares the
-# table with the feed each time.
+# The check starts small practice services of its own (it appends events to their feeds). It calls
+# your reader directly: offsets; the partitions of batches whose sizes catch rounding and float
+# mistakes; a partition read twice with new events in between; a page that ends with a truncated
+# record; a range that runs past the feed's end; and `latestOffset` with and without a limit, after
+# a restart and under Trigger.AvailableNow. Then it streams the feed into a table on Spark with
+# `trigger(availableNow=True)` and `maxRecordsPerTrigger`, appends events, runs it again from the
+# checkpoint, and compares the table with the feed each time.
 
 # %%
 from workshop.checks import check_lab
@@ -241,9 +249,12 @@ check_lab("06", PracticeStreamReader=Lab06StreamReader)
 # - Start a stream with `.option("startingOffsets", "latest")`, append events with
 #   `lab.service.append_events(300)` while it runs, and watch the batches arrive.
 # - Run the stream with `trigger(availableNow=True)` and `maxRecordsPerTrigger`: how many batches
-#   does it make, and where does it stop? On 4.0/4.1 it makes one batch of everything: subclass your
-#   reader with a legacy `latestOffset()` that caps, run it again, and count the rows it wrote.
-# - Read the checkpoint's `offsets/0` file: what did Spark store of your offset?
+#   does it make, and where does it stop? Without read limits (4.0/4.1) it makes one batch of
+#   everything: subclass your reader with a legacy `latestOffset()` that caps, run it again, and
+#   count the rows it wrote.
+# - Run the live stream again with `.option("checkpointLocation", path)` on `writeStream` (a new
+#   folder, e.g. from `tempfile.mkdtemp()`), then read `path/offsets/0`: what did Spark store of your
+#   offset?
 #
 # ## Recap
 #
@@ -252,9 +263,9 @@ check_lab("06", PracticeStreamReader=Lab06StreamReader)
 #   partitions for an empty batch.
 # - `read` asks for the partition's fixed range, so a replay returns the same rows; fewer rows is
 #   an error, never a silent loss.
-# - `latestOffset` decides the batch size: Spark 4.2+ passes a read limit (`getDefaultReadLimit`,
-#   `ReadMaxRows`, `ReadAllAvailable`, plus `reportLatestOffset` and `Trigger.AvailableNow`);
-#   Spark 4.0/4.1 calls `latestOffset()`, which must return the feed's end: those versions end a
-#   Trigger.AvailableNow or Trigger.Once run at its first answer.
+# - `latestOffset` decides the batch size: with read limits (4.2+) Spark passes one
+#   (`getDefaultReadLimit`, `ReadMaxRows`, `ReadAllAvailable`, plus `reportLatestOffset` and
+#   `Trigger.AvailableNow`); without (4.0/4.1) Spark calls `latestOffset()`, which must return the
+#   feed's end: those versions end a Trigger.AvailableNow or Trigger.Once run at its first answer.
 # - Everything but `read` runs on the driver; `read` runs on executors with a pickled copy of the
 #   reader, so what it needs lives on `self`.

@@ -138,6 +138,10 @@ from solutions.writer import staged, write_metrics
 #
 # Below it, the writer itself: the reference's, calling your three functions. Note the signatures
 # Spark calls: `write(iterator)`, `commit(messages, batchId)`, `abort(messages, batchId)`.
+#
+# Stuck? `lab.hint("stage_micro_batch")`, `lab.hint("publish_micro_batch")` and
+# `lab.hint("discard_micro_batch")` give the idea, then the pitfall, then a near-solution, one per
+# call.
 
 # %%
 from pyspark.sql.datasource import DataSourceStreamWriter
@@ -183,9 +187,11 @@ print("after batch 1 aborted:", requests.get(f"{lab.url}/v1/tables/lab07_commit_
 # %% [markdown]
 # ## Your writer on Spark, live
 #
-# Stream the last 600 events of the feed into a table, at most 150 per batch, and watch the batches
-# (`follow_query` and `plot_batches` are lab 06's). Then play the crash: remove the newest entry of
-# the checkpoint's commit log, as if the driver died right after the sink's commit, and restart.
+# Stream the last 600 events of the feed into a table, at most 150 per batch (where Spark has read
+# limits; without, one batch takes them all), and watch the batches (`follow_query` and
+# `plot_batches` from `workshop.query_progress`, as in lab 06). Then play the crash: remove the
+# newest entry of the checkpoint's commit log (`forget_last_commit`, from `workshop.checkpoints`),
+# as if the driver died right after the sink's commit, and restart.
 # Spark replays that batch. With `exactlyOnce=true` (the default) the table is unchanged; with
 # `exactlyOnce=false` the replayed batch lands twice.
 
@@ -194,7 +200,7 @@ import os
 import tempfile
 
 from solutions.datasource import PracticeDataSource
-from workshop.checks.lab06 import follow_query, plot_batches
+from workshop.query_progress import follow_query, plot_batches
 
 
 class Lab07DataSource(PracticeDataSource):
@@ -230,14 +236,7 @@ def count(table):
     return requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).json()["count"]
 
 
-def forget_last_commit(checkpoint):
-    """Remove the newest commits/N of a checkpoint: what a crash right after the sink's commit leaves."""
-    commits = os.path.join(checkpoint, "commits")
-    last = max(int(name) for name in os.listdir(commits) if name.isdigit())
-    for name in (str(last), f".{last}.crc"):
-        if os.path.exists(os.path.join(commits, name)):
-            os.remove(os.path.join(commits, name))
-    return last
+# %include workshop.checkpoints:forget_last_commit
 
 
 checkpoint = os.path.join(tempfile.mkdtemp(prefix="lab07-"), "exactly-once")
@@ -261,11 +260,14 @@ for exactly_once in (True, False):
 # %% [markdown]
 # ## Check
 #
-# The check starts a small practice service of its own and streams its feed into a table with your
-# writer: a first run (every stage made under `"<query id>:<batch id>"`), then a crash between the
-# sink's commit and Spark's commit log (the batch is replayed and must not be published twice, its
-# new stages discarded), then a batch in which one task fails (aborted: nothing visible, no stage
-# left open).
+# The check starts a small practice service of its own. First it calls your `commit` and `abort` by
+# hand, as above, with a new writer for every call: a batch, its replay, the next batch, batch 0 of
+# another query on the same table, the stage of a task that died, `exactlyOnce=false`, complete
+# mode with an empty batch, and aborts with `None` for failed tasks. Then it streams its feed into a
+# table with your writer (`trigger(availableNow=True)`): a first run (every stage made under
+# `"<query id>:<batch id>"`), a crash between the sink's commit and Spark's commit log (the batch is
+# replayed and must not be published twice, its new stages discarded), and a batch in which one
+# task fails (aborted: nothing visible).
 
 # %%
 from workshop.checks import check_lab
@@ -280,8 +282,9 @@ check_lab("07", PracticeStreamWriter=PracticeStreamWriter)
 # - Kill a query hard: run a stream with `processingTime` in a separate process and stop it with
 #   SIGKILL mid-stream (`tests/connector/test_stream_restart.py` does), then restart it from the checkpoint.
 #   Which crash rows of the table in `docs/streaming.md` did you hit?
-# - Write with `.option("arrow", "true")`: on PySpark 4.1+ the `DataSourceStreamArrowWriter` takes
-#   `pyarrow.RecordBatch`es (`PracticeStreamArrowWriter`); on 4.0 the option is refused.
+# - Write with `.option("arrow", "true")`: where the setup cell says "the streaming Arrow writer:
+#   yes" (PySpark 4.1+), the `DataSourceStreamArrowWriter` takes `pyarrow.RecordBatch`es
+#   (`PracticeStreamArrowWriter`); where it says no (4.0), the option is refused.
 # - Why would a commit id made of the batch id alone be wrong? Start two queries with two
 #   checkpoints into one table.
 #
