@@ -480,8 +480,10 @@ def test_other_correct_implementations_pass(spark, resolver, authenticator):
                                                 ON_SPARK: "no token outlived its task"}),
         (
             dict(resolver=api_key_first, authenticator=KeepsForeverAndTells),
-            {PRIORITY: "chose 'apiKey', not 'oauth'", CACHE: "with 5% of a 1 s lifetime left",
-             NO_SECRET: "repr shows the access token", ON_SPARK: "the read failed"},
+            {PRIORITY: "chose 'apiKey', not 'oauth'", TOKEN_REQUEST: "not registered with remember_secret",
+             TOKEN_ERROR: "the error showed the client secret", CACHE: "with 5% of a 1 s lifetime left",
+             REFRESH: "refresh() must drop the token", NO_SECRET: "repr shows the access token",
+             ON_SPARK: "the read failed"},
         ),
         (
             dict(authenticator=OwnCacheKeepsTokenOn401),

@@ -362,7 +362,9 @@ def refresh(context):
 
     forget_tokens()
     kept = context.endpoint()
-    context.Authenticator(context.options("refresh-other")).ensure_token(kept)
+    for _ in range(2):
+        context.Authenticator(context.options("refresh-other")).ensure_token(kept)
+    other_was_cached = len(kept.asked) == 1  # if not, the cache requirement says why
     with CheckedClient(context.options("refresh")) as client:
         client.get("/v1/entities/stats")
         token = client.authenticator.token
@@ -379,7 +381,7 @@ def refresh(context):
         if count != context.service.truth.count("entities") or fetched != 1:
             return f"after a 401 the client fetched {fetched} tokens, not 1"
     context.Authenticator(context.options("refresh-other")).ensure_token(kept)
-    if len(kept.asked) != 1:
+    if other_was_cached and len(kept.asked) != 1:
         return (
             "after a 401 for one token, a token cached under another scope was fetched again: refresh() drops only "
             "self.cache_key(), the token that was refused"
