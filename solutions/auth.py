@@ -71,7 +71,7 @@ class AuthError(PermissionError):
 
 def resolve_method(options):
     """The auth method to use: `authMethod`, or the first in METHODS whose options are set."""
-    # BEGIN SOLUTION: options["authMethod"] unless it is "auto"; else the first that is set of serviceCredential (databricks), cloudCredential (cloud), clientId or clientSecret (oauth), apiToken (apiKey), username or password (basic); else "none"
+    # BEGIN SOLUTION: the forced authMethod, else the first method in priority order whose options are set
     forced = options["authMethod"]
     if forced != "auto":
         return forced
@@ -146,7 +146,7 @@ class Authenticator:
         self.token = None
 
     def __repr__(self):
-        # BEGIN SOLUTION: show the method only: never options, self.token or vars(self)
+        # BEGIN SOLUTION: show the method only: never a secret or a token
         return f"Authenticator(method={self.method})"
         # END SOLUTION
 
@@ -182,7 +182,7 @@ class Authenticator:
         """
         if not self.uses_tokens:
             return
-        # BEGIN SOLUTION: tokens, lock = process_tokens(); under the lock look up self.cache_key(); a cached token whose refresh time (time.monotonic()) has not come goes to self.token; else token, lifetime = self._new_token(post_form), remember_secret(token), store (token, now + lifetime - min(60, 10 % of lifetime)) and set self.token
+        # BEGIN SOLUTION: reuse this process's cached token while it is fresh, else fetch and cache a new one
         key = self.cache_key()
         now = time.monotonic()
         tokens, lock = process_tokens()
@@ -207,7 +207,7 @@ class Authenticator:
 
         True when that can help (bearer-token methods); an API key or password stays wrong.
         """
-        # BEGIN SOLUTION: False for methods without tokens (not self.uses_tokens); else drop self.cache_key() from process_tokens() (under its lock), set self.token = None and return True
+        # BEGIN SOLUTION: forget this cache key's token; say whether a new token can help
         if not self.uses_tokens:
             return False
         tokens, lock = process_tokens()
@@ -222,7 +222,7 @@ class Authenticator:
         """(token, lifetime in seconds) from the method's source."""
         options = self.options
         if self.method == "oauth":
-            # BEGIN SOLUTION: post_form(token_url(options), form) with grant_type=client_credentials, client_id, client_secret and scope (when tokenScope is set); an answer without access_token is an AuthError that names the URL, never the form; return (access_token, float(expires_in or 3600))
+            # BEGIN SOLUTION: post the client-credentials form to token_url(options); return (token, lifetime)
             form = {"grant_type": "client_credentials", "client_id": options["clientId"], "client_secret": options["clientSecret"]}
             if options["tokenScope"]:
                 form["scope"] = options["tokenScope"]

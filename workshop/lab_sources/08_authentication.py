@@ -35,10 +35,16 @@
 # `Authorization: Bearer <token>`. Spark runs each partition as a task, and each task opens its own
 # client: fetching a token per task (or per request) floods the token endpoint, which rate-limits
 # it. Spark's Python workers are reused for many tasks, so the token is cached **per Python
-# process**, in module-level state (`process_tokens()` in `solutions/auth.py`). Why a function and
-# not a dict you import? Code defined in a notebook is pickled **by value**: a dict it names travels
-# to every task as a copy of its own, and the cache would be empty in every task. A function of an
-# installed module is pickled **by reference**, so on the executor it returns that process's cache.
+# process**, in module-level state of an installed module (`process_tokens()` in
+# `solutions/auth.py`). Why a function of an installed module, and not a dict of your own? Spark
+# pickles the reader on the driver and every task unpickles it. Code defined in a notebook is
+# pickled **by value**, and with it every dict it holds or names (a notebook global, a class
+# attribute): each task unpickles its own copy, as the dict was when Spark pickled the reader, so a
+# token one task puts in it is gone when the next task of the same worker starts (on Spark 4.0 to
+# 4.3; `tests/labs/test_claims_lab08.py` shows it). The copy is not even always empty: it holds
+# whatever the driver had cached by then, which hides the mistake until that token expires. A
+# function of an installed module is pickled **by reference**: in a worker it returns that
+# process's own cache, shared by every task the process runs.
 #
 # **Refresh before expiry, and once on a 401.** A token is fetched again when its time is nearly
 # up (60 s early, or 10 % of its lifetime for short-lived tokens), so a request never leaves with
@@ -58,7 +64,8 @@
 # exist in a Python worker on an executor, so the connector never calls it. Name secret options so
 # Spark's default `spark.redaction.regex` matches them: `clientSecret`, `password`, `apiToken` (an
 # option named `apiKey` would **not** match). The default is `(?i)secret|password|token|access[.]?key`
-# in Spark 4.0 (DBR 17.3) and adds `|credential` from 4.1. Spark hides the values of matching
+# on Spark 4.0 (DBR 17.3) and adds `|credential` from 4.1: the setup cell printed which Spark this
+# is. Spark hides the values of matching
 # options and settings where it shows them (the Spark UI's environment page, the option maps in
 # the plans of its own sources, such as a file write). The plans of a Python data source list no
 # options at all, reads and writes, on Spark 4.0 to 4.3 (see `explain(True)` below), so the
@@ -101,7 +108,8 @@ print("with the token:", requests.get(f"{secured.url}/v1/entities/stats", header
 # `None`, `cloudCredential` is a bool) and returns one of `"databricks"`, `"cloud"`, `"oauth"`,
 # `"apiKey"`, `"basic"`, `"none"`: `options["authMethod"]` unless it is `"auto"`, else the first
 # method whose options are set. One option of a method is enough to choose it (`clientSecret`
-# alone means oauth): the validation that follows then says which option is missing.
+# alone means oauth): the validation that follows then says which option is missing. Stuck?
+# `lab.hint("resolve_method")` prints the next of three hints each time you run it.
 
 # %%
 # %include solutions.auth:resolve_method
@@ -132,15 +140,19 @@ for raw in (
 # - `_new_token(post_form)`, the OAuth2 branch: post the client-credentials form to
 #   `token_url(options)` with `post_form(url, form)` (it posts with the client's retries and returns
 #   the JSON answer). An answer without `access_token` is an `AuthError` that names the URL and
-#   never the form (the form holds the secret). Return `(access_token, lifetime in seconds)`.
+#   never the form (the form holds the secret). Return `(access_token, lifetime in seconds)`;
+#   `expires_in` is optional in OAuth2: without it, assume 3600 s.
 # - `ensure_token(post_form)`: `tokens, lock = process_tokens()` is this process's cache. Under the
 #   lock, look up `self.cache_key()` (method, token URL, client id, a hash of the secret, scope).
 #   A cached token whose refresh time has not come goes to `self.token`. Else fetch one with
 #   `_new_token`, register it with `remember_secret`, and store `(token, refresh after)` where
 #   refresh after is `time.monotonic()` + lifetime - min(60 s, 10 % of the lifetime).
 # - `refresh()`: after a 401. `False` when the method has no tokens (`self.uses_tokens`), else drop
-#   the cached token and `self.token` and return `True`.
+#   this key's cached token (only this one) and `self.token` and return `True`.
 # - `__repr__()`: the method only; never the options, the token or `vars(self)`.
+#
+# Hints, one step at a time: `lab.hint("Authenticator.ensure_token")` (also for `_new_token`,
+# `refresh` and `__repr__`).
 
 # %%
 import logging
@@ -243,10 +255,13 @@ print("client secret in the logs:", credentials["client_secret"] in text, "| '**
 #
 # The check starts a service of its own that accepts only OAuth2 tokens, with a distinctive
 # client secret. It calls your `resolve_method` with many combinations of options, your
-# `Authenticator` against the real token endpoint (one token for two clients, a new one shortly
-# before expiry, a new one after the service revokes it, reprs and errors without secrets), and
-# then reads on Spark with it: the rows must equal ground truth, with at most one token per Python
-# process and no secret in the logs or the plan.
+# `Authenticator` against the real token endpoint (the form, `tokenUrl`, an answer without
+# `expires_in`, one token for two clients and another for another scope, the cached token at 60 %
+# of its lifetime and a new one at 95 %, a new one after the service revokes it, reprs and errors
+# without secrets), and then reads on Spark with it: the rows must equal ground truth, with at
+# most one token per Python process and no secret in the logs or the plan. That read names its
+# schema, so no token fetched on the driver travels with the pickled reader: a cache that does not
+# outlive a task shows there.
 
 # %%
 from workshop.checks import check_lab
@@ -256,9 +271,10 @@ check_lab("08", resolve_method=resolve_method, Authenticator=Authenticator)
 # %% [markdown]
 # ## Stretch
 #
-# - Put the cache into a dict defined in this notebook instead of `process_tokens()` and read on
-#   Spark again. How many tokens are fetched per process now, and why does the check in this
-#   notebook's own process not notice?
+# - Put the cache into a dict defined in this notebook instead of `process_tokens()`, run the
+#   by-hand cell, and read on Spark twice: as above, and with `.schema(...)` given. Count the
+#   tokens fetched per process each time. Why does the first read fetch hardly any (which token do
+#   the tasks' copies of your dict hold, and since when?), and when would that stop working?
 # - Read with `.option("apiToken", ...)` and `.option("apiKeyLocation", "query")` against a service
 #   started with `auth="api_key"`: the key travels in the URL. Which of your outputs could show it,
 #   and what does `solutions.observability.redact` do about it?
@@ -273,7 +289,8 @@ check_lab("08", resolve_method=resolve_method, Authenticator=Authenticator)
 # - One resolver: `authMethod`, else the first of databricks, cloud, oauth, apiKey, basic whose
 #   options are set. Platform credentials first: they put no secret in the job.
 # - Bearer tokens are cached per Python process in module-level state reached through a function
-#   of an installed module; a notebook's own dict would be copied into every task.
+#   of an installed module; a dict of the notebook's own reaches every task as a copy, so the next
+#   task starts without the token the last one fetched.
 # - Fetch a new token before the old one expires; after a 401, drop it and try once more.
 # - Secrets come from `dbutils.secrets.get` on the driver and travel as options named so that
 #   `spark.redaction.regex` matches them; reprs, errors and logs never show them.
