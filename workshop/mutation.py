@@ -221,8 +221,19 @@ def _gap_edit(source, left, right, pattern, replacement):
     return start + len(gap[:match.start()].encode()), start + len(gap[:match.end()].encode()), replacement
 
 
+LOGGERS = ("log", "logger", "logging")
+LOG_METHODS = ("debug", "info", "warning", "error", "exception", "critical", "log")
+
+
+def _is_logging_call(node):
+    """`log.info(...)` and the like: what a log line says is not mutated (as PIT does by default),
+    though the statement that writes it may be removed."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in LOG_METHODS
+            and isinstance(node.func.value, ast.Name) and node.func.value.id in LOGGERS)
+
+
 def _skipped_nodes(tree):
-    """Nodes never mutated: f-string parts, annotations and docstrings."""
+    """Nodes never mutated: f-string parts, annotations, docstrings and what logging calls say."""
     skipped = set()
     for node in ast.walk(tree):
         roots = []
@@ -237,6 +248,8 @@ def _skipped_nodes(tree):
             roots += [node.returns] + [arg.annotation for arg in ast.walk(node.args) if isinstance(arg, ast.arg)]
         if isinstance(node, ast.AnnAssign):
             roots.append(node.annotation)
+        if _is_logging_call(node):
+            roots.append(node)
         for root in filter(None, roots):
             skipped.update(id(child) for child in ast.walk(root))
     return skipped

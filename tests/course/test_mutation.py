@@ -4,6 +4,8 @@ No Spark here: the mutants are made and compiled, and a few small ones run in pl
 """
 import ast
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -12,6 +14,9 @@ from workshop import labs, mutation
 
 SNIPPET = '''\
 import contextlib
+import logging
+
+log = logging.getLogger("snippet")
 
 
 def outside(a, b):
@@ -27,6 +32,7 @@ def inside(a, b, entered):
     with contextlib.ExitStack() as stack:
         stack.callback(entered.append, "exit")
         total += 0
+    log.info("total %d after %s", total, "adding", extra={"step": 1})
     try:
         total = total // (b - b)
     except ZeroDivisionError:
@@ -72,7 +78,7 @@ def test_snippet_mutants_differ_compile_and_stay_in_the_region():
         assert_only_regions_change(cell, mutant)
         assert mutant.where == "inside" and mutant.origin.startswith("snippet:")
         first = int(mutant.origin.split(":")[1])
-        assert 10 <= first <= 22, mutant.diff()  # the region's lines
+        assert 13 <= first <= 26, mutant.diff()  # the region's lines
 
 
 def test_snippet_gets_each_kind_of_change():
@@ -98,6 +104,8 @@ def test_snippet_gets_each_kind_of_change():
     for change in expected:
         assert change in changes, change
     assert ("arguments", "total = min(a, b) + 1", "total = min(b, a) + 1") not in changes, "min and max commute"
+    logging_changes = [change for change in changes if change[1].startswith("log.info")]
+    assert logging_changes == [("statement", 'log.info("total %d after %s", total, "adding", extra={"step": 1})', "pass")]
 
 
 def test_mutants_change_what_the_code_does():
@@ -179,3 +187,12 @@ def test_tally_counts_judged_equivalent_survivors_apart():
     counts = mutation.tally(result(("killed", None), ("killed", None), ("timeout", None), ("error", None),
                                    ("survived", None), ("survived", "same output"), ("killed", "wrongly judged")))
     assert counts == {"killed": 3, "error": 1, "timeout": 1, "survived": 1, "equivalent": 1, "total": 7, "rate": 5 / 6}
+
+
+def test_mutate_list_runs_without_spark():
+    result = subprocess.run([sys.executable, "-m", "workshop.cli", "mutate", "3", "--list", "--where", "fit_windows"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    expected = [m for m in mutation.lab_mutants("03") if "fit_windows" in m.where]
+    assert result.stdout.splitlines()[0] == f"lab 03: {len(expected)} mutants"
+    assert result.stdout.count("(fit_windows, ") == len(expected)
