@@ -189,6 +189,21 @@ def cmd_check(args):
     return 0 if done == len(runs) else 1
 
 
+def cmd_mutate(args):
+    """Mutation testing of the labs' checks (docs/mutation.md)."""
+    from workshop import labs, mutation
+
+    numbers = [lab_number(lab) for lab in args.labs] or labs.lab_numbers()
+    if args.list:
+        mutation.list_mutants(numbers, where=args.where)
+        return 0
+    if args.summary:
+        print("\n".join(mutation.summary_lines(mutation.load_results(numbers))))
+        return 0
+    results = mutation.run(numbers, timeout=args.timeout, full=args.full, where=args.where)
+    return 0 if all(not mutation.tally(result)["survived"] for result in results) else 1
+
+
 def cmd_reset(args):
     """Put a fresh copy of a lab in labs/, keeping the old one in build/lab-backups/."""
     import shutil
@@ -277,6 +292,16 @@ def build_parser():
     check.add_argument("notebook", nargs="?", help="notebook to check (default: labs/NN_*.ipynb)")
     check.add_argument("--all", action="store_true", help="every lab: a table of pass / fail / not started")
     check.set_defaults(func=cmd_check)
+
+    mutate = sub.add_parser("mutate", help="mutation testing: run each lab's check on small changes to its solution "
+                                           "(long: see docs/mutation.md)")
+    mutate.add_argument("labs", nargs="*", help="lab numbers (default: every lab)")
+    mutate.add_argument("--list", action="store_true", help="only list the mutants (no Spark)")
+    mutate.add_argument("--summary", action="store_true", help="print the figures of the last run (build/mutation/)")
+    mutate.add_argument("--where", help="only mutants in functions or classes whose name contains this")
+    mutate.add_argument("--timeout", type=float, help="seconds per mutant (default: 4 x the reference's check, >= 60)")
+    mutate.add_argument("--full", action="store_true", help="run every requirement, not only up to the first failure")
+    mutate.set_defaults(func=cmd_mutate)
 
     reset = sub.add_parser("reset", help="put a fresh copy of a lab in labs/ (your copy is kept in build/)")
     reset.add_argument("lab", help="lab number, e.g. 3 or 03")
