@@ -121,7 +121,13 @@ def test_databricks_connect(pytest_args):
         process = subprocess.Popen(
             [submit, "--master", "local[2]", "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
              "--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-             "--conf", "spark.ui.enabled=false", "spark-internal"],
+             "--conf", "spark.ui.enabled=false",
+             # databricks-connect 17.3.15's createDataFrame reads these settings, which an OSS
+             # 4.0.1 server does not define (SQL_CONF_NOT_FOUND). They size the chunks of local
+             # data above spark.sql.session.localRelationCacheThreshold (64 MB), which no test sends.
+             "--conf", "spark.sql.session.localRelationChunkSizeRows=10000",
+             "--conf", f"spark.sql.session.localRelationChunkSizeBytes={16 * 1024 * 1024}",
+             "spark-internal"],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
         )
     try:

@@ -129,9 +129,10 @@ def format_timestamp(value):
     local time is UTC (`local_time_zone("UTC")`), as the row writer does.
     """
     # BEGIN SOLUTION: value as UTC text ending in Z; a naive value is local time
-    if value.tzinfo is None and value.date() == datetime.date.min:
-        # astimezone needs a day of room before a naive value and fails on 0001-01-01 (a common
-        # "no date" sentinel); mktime reads the local time without it.
+    if value.tzinfo is None and value.date() in (datetime.date.min, datetime.date.max):
+        # astimezone needs a day of room around a naive value: it fails on 0001-01-01 (a common
+        # "no date" sentinel) and, from Python 3.12 (DBR 17.3's), on 9999-12-31; mktime reads
+        # the local time without it.
         seconds = time.mktime(value.timetuple())
         in_utc = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=seconds, microseconds=value.microsecond)
     else:

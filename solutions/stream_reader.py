@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pyspark.sql.datasource import DataSourceStreamReader, InputPartition
 
 from solutions.client import ServiceError
-from solutions.observability import micro_batch, micro_batch_id
+from solutions.observability import configure_logging, micro_batch, micro_batch_id
 from solutions.options import OptionError
 from solutions.reader import PracticeReader
 
@@ -140,6 +140,7 @@ def warn_once_limit_ignored(reader):
     if reader.max_records is None or reader.limit_warning_given:
         return
     reader.limit_warning_given = True
+    configure_logging(reader.options)  # the first call of a query comes before any client opens
     log.warning(
         "option maxRecordsPerTrigger=%d is ignored: Spark 4.0/4.1 give Python stream readers no read limit and "
         "run Trigger.AvailableNow and Trigger.Once as one batch that ends at the first latestOffset(), which "

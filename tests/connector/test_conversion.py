@@ -29,6 +29,7 @@ from solutions.conversion import (
     RecordConverter,
     arrow_schema,
     format_timestamp,
+    local_time_zone,
     parse_timestamp,
     row_to_json_converter,
     rows_to_record_batch,
@@ -99,6 +100,15 @@ def test_naive_datetimes_from_spark_are_local_time(non_utc_timezone):
     # PySpark hands TimestampType values to Python as naive local time: 00:00 in New York
     # is 05:00 UTC.
     assert format_timestamp(datetime.datetime(2026, 1, 1, 0, 0)) == "2026-01-01T05:00:00.000000Z"
+
+
+def test_naive_datetimes_on_the_first_and_last_days_python_holds_are_written():
+    # Naive astimezone() fails on both days (on 9999-12-31 from Python 3.12, DBR 17.3's Python);
+    # the expected text is plain datetime arithmetic, an obviously-right second path.
+    with local_time_zone("Etc/GMT-5"):  # +05:00 in every year (named zones keep local mean time in year 1)
+        for value in (datetime.datetime(1, 1, 1, 6, 0), datetime.datetime(9999, 12, 31, 23, 59, 59, 999999)):
+            in_utc = value - datetime.timedelta(hours=5)
+            assert format_timestamp(value) == in_utc.isoformat(timespec="microseconds") + "Z"
 
 
 def test_timestamps_round_trip_in_any_process_timezone(non_utc_timezone):

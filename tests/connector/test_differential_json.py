@@ -180,7 +180,8 @@ def test_failfast_equals_sparks_json_reader(spark, service, spark_service_url, q
     ours = {row["seq"]: as_json(row, schema) for row in connector(spark, service, ddl, "FAILFAST").collect()}
     theirs = {row["seq"]: as_json(row, schema) for row in spark_json(spark, path, ddl, "FAILFAST").collect()}
     assert len(ours) == service.truth.count("events") and ours == theirs
-    with pytest.raises(Exception, match="MALFORMED_RECORD_IN_PARSING"):
+    # Through Spark Connect (4.0.1-4.3.0) the client sees only the outer error of this read.
+    with pytest.raises(Exception, match="MALFORMED_RECORD_IN_PARSING|FAILED_READ_FILE"):
         spark_json(spark, quirky_path, ddl, "FAILFAST").collect()
     with pytest.raises(Exception, match=r"malformed record at partition \d+, page \d+, item \d+"):
         connector(spark, quirky_service, ddl, "FAILFAST").collect()

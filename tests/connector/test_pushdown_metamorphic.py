@@ -24,13 +24,11 @@ import contextlib
 import io
 
 import pytest
-from pyspark.sql.datasource import DataSourceReader
 
 from solutions import PracticeDataSource
 
 pytestmark = [pytest.mark.spark, pytest.mark.version_matrix]  # pushdown depends on the PySpark version
 PUSHDOWN_CONF = "spark.sql.python.filterPushdown.enabled"
-HAS_PUSHDOWN = hasattr(DataSourceReader, "pushFilters")
 CORRUPT = "_corrupt_record"
 T0, T1 = "TIMESTAMP'2026-01-01 00:00:08'", "TIMESTAMP'2026-01-01 00:00:20'"
 
@@ -149,7 +147,7 @@ def pushed_filters(spark, url, mode, condition):
 
 
 @pytest.mark.parametrize("mode", ["PERMISSIVE", "DROPMALFORMED", "FAILFAST"])
-def test_pushdown_on_returns_exactly_the_rows_of_pushdown_off(spark, services, mode):
+def test_pushdown_on_returns_exactly_the_rows_of_pushdown_off(spark, worker_features, services, mode):
     # FAILFAST stops at a malformed record with pushdown off, so it reads the same events
     # without any; their nulls are the data's own (note, payload, location).
     url = services[0 if mode == "FAILFAST" else 0.05].url
@@ -163,7 +161,7 @@ def test_pushdown_on_returns_exactly_the_rows_of_pushdown_off(spark, services, m
     # Not vacuous: the reader really pushed. What it keeps (Spark then checks it no more) shows
     # in explain as PushedFilters; in PERMISSIVE mode it keeps nothing and Spark checks all.
     kept = pushed_filters(spark, url, mode, "kind IN ('view', 'click') AND value > 300")
-    if not HAS_PUSHDOWN:
+    if "pushFilters" not in worker_features:  # the Spark that runs the reader's Python
         assert kept == ""  # PySpark 4.0: no pushFilters; the option falls back to Spark's filtering
     elif mode == "PERMISSIVE":
         assert kept == "", "in PERMISSIVE mode every filter goes back to Spark"
@@ -190,7 +188,7 @@ def test_failfast_with_pushdown_stops_at_a_malformed_record_the_filter_lets_thro
             frame(spark, quirky.url, "FAILFAST", on, "kind IN ('view', 'click')").collect()
 
 
-def test_failfast_with_pushdown_never_sees_the_records_the_service_filters_out(spark, quirky):
+def test_failfast_with_pushdown_never_sees_the_records_the_service_filters_out(spark, worker_features, quirky):
     # docs/options.md (mode): FAILFAST checks the records that are read; with pushdown the service
     # leaves the others out (as Spark's own JSON reader skips records its pushed filter rejects).
     truth = quirky.truth
@@ -199,7 +197,7 @@ def test_failfast_with_pushdown_never_sees_the_records_the_service_filters_out(s
     assert len(truth.malformed_seqs()) > 0
     with pushdown(spark, True):
         read = frame(spark, quirky.url, "FAILFAST", True, f"device_id = {device}")
-        if HAS_PUSHDOWN:
+        if "pushFilters" in worker_features:
             assert read.count() == truth.count("events", device_id=device)
         else:  # PySpark 4.0: no pushdown, every record is read, and a malformed one stops the read
             with pytest.raises(Exception, match="malformed record at"):

@@ -30,6 +30,18 @@ def feed(own_service):
     return own_service(seed=12, events=300)
 
 
+def grow_batch_by_batch(query, feed, batches, events):
+    """Run the query to the feed's end, then `batches` times: append `events` events, run to the end.
+
+    One micro-batch each on every Spark version: 4.0/4.1 give a Python stream reader no read
+    limit (maxRecordsPerTrigger cannot split a batch there), so the feed grows between batches.
+    """
+    query.processAllAvailable()
+    for _ in range(batches):
+        feed.append_events(events)
+        query.processAllAvailable()
+
+
 def new_table():
     return "sink_" + uuid.uuid4().hex[:8]
 
@@ -217,13 +229,15 @@ def test_a_stream_neither_probes_nor_creates_the_table_per_micro_batch(spark, fe
     table = new_table()
     with PracticeService(events=0) as sink:  # its own service: only the writer's requests arrive there
         query = start_feed_to_table(
-            spark, feed.url, table, str(tmp_path), reader_options={"maxRecordsPerTrigger": 60, "numPartitions": 2},
+            spark, feed.url, table, str(tmp_path), reader_options={"numPartitions": 2},
             writer_options={"url": sink.url}, available_now=False,
         )
-        query.processAllAvailable()
-        query.stop()
+        try:
+            grow_batch_by_batch(query, feed, batches=3, events=60)
+        finally:
+            query.stop()
         batches = data_batches(query)
-        assert len(batches) >= 4 and table_summary(sink, table) == feed_summary(feed, batches[-1][2])
+        assert len(batches) == 4 and table_summary(sink, table) == feed_summary(feed, batches[-1][2])
         sent = sink.request_counts()
     # Spark made a writer to plan each micro-batch and one for each commit; none of them sent anything
     # when made. The table was created by the first batch's tasks (at most one PUT each).
@@ -316,16 +330,16 @@ def test_spark_makes_a_stream_writer_to_plan_each_micro_batch_and_for_each_commi
     register(spark)
     spark.dataSource.register(CountingSink)
     query = (
-        read_feed(spark, feed.url, maxRecordsPerTrigger=100, numPartitions=2).writeStream.format("practice_counting")
+        read_feed(spark, feed.url, numPartitions=2).writeStream.format("practice_counting")
         .option("url", feed.url).option("table", new_table()).option("checkpointLocation", str(tmp_path / "checkpoint"))
         .trigger(processingTime=PROCESSING_TIME).start()
     )
     try:
-        query.processAllAvailable()
+        grow_batch_by_batch(query, feed, batches=2, events=50)
     finally:
         query.stop()
     batches = data_batches(query)
-    assert len(batches) == 3  # 300 events, 100 per batch
+    assert len(batches) == 3  # the first 300 events, then 50 and 50 more
     assert made.read_text().split() == ["False"] * (2 * len(batches))  # append mode: overwrite=False
 
 
