@@ -347,7 +347,7 @@ def _without_with(node, source, lines):
 
 
 def _clause_lines(node, lines):
-    """{keyword: [first, last]} 1-based lines of each clause of a try statement (except: a list)."""
+    """[[keyword, first, last]]: the 1-based lines of each clause (try, except ..., else, finally)."""
     column, clauses = node.col_offset, []
     for number in range(node.lineno, node.end_lineno + 1):
         line = lines[number - 1]
@@ -376,7 +376,7 @@ def _without_try(node, source, lines):
 
     if node.handlers and not (node.orelse and node.finalbody):
         edits = [remove(clause) for clause in clauses if clause[0] == "except"]
-        if not node.finalbody:  # no except and no finally: the try is an `if True:`, its else another
+        if not node.finalbody:  # a try with neither except nor finally is not Python: make it (and else) `if True:`
             edits.append(header(clauses[0], "if True"))
             edits += [header(clause, "if True") for clause in clauses if clause[0] == "else"]
         yield "try", edits
