@@ -17,6 +17,8 @@ from streaming_job import feed_summary, register, start_feed_to_table, table_sum
 
 from workshop.truth import checksum, to_json_record
 
+pytestmark = pytest.mark.engine  # the same through any client: not rerun per Spark mode
+
 ROWS = 3000
 FAULT_KINDS = ["429", "500", "503", "reset", "slow"]
 FAST = {"retryDelay": "5ms", "maxRetryDelay": "50ms", "readTimeout": "500ms"}

@@ -21,7 +21,7 @@ from collections import Counter
 import pytest
 from streaming_job import data_batches, feed_summary, progress, read_feed, register, start_feed_to_table, table_summary
 
-pytestmark = pytest.mark.version_matrix
+pytestmark = [pytest.mark.version_matrix, pytest.mark.engine]  # triggers and limits: Spark's engine
 
 LIMIT = 100  # maxRecordsPerTrigger where a test sets one
 FRESH, MORE = 250, 150  # events before the first run; appended before the restart

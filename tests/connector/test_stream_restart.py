@@ -26,6 +26,8 @@ from streaming_job import data_batches, feed_summary, read_feed, register, start
 
 from workshop.truth import checksum
 
+pytestmark = pytest.mark.engine  # the same through any client: not rerun per Spark mode
+
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/, with streaming_job.py
 READ = {"maxRecordsPerTrigger": 100, "numPartitions": 2}
 
