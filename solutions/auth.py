@@ -22,8 +22,8 @@ a Python worker runs, fetched again shortly before they expire and once after a 
 Sovereign clouds (public, government, China) come from one table, `AZURE_CLOUDS`.
 
 Secrets travel to the executors as options, named to match Spark's default
-`spark.redaction.regex` (`apiToken`, `password`, `clientSecret`; a Python data source's plans
-list no options at all, docs/auth.md); the platform APIs are imported inside the methods that
+`spark.redaction.regex` (`apiToken`, `password`, `clientSecret`: a stream read's plan prints its
+options, hiding only the values of matching names, docs/auth.md); the platform APIs are imported inside the methods that
 call them, on whichever machine needs a token.
 """
 import hashlib

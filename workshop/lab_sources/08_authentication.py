@@ -67,9 +67,10 @@
 # on Spark 4.0 (DBR 17.3) and adds `|credential` from 4.1: the setup cell printed which Spark this
 # is. Spark hides the values of matching
 # options and settings where it shows them (the Spark UI's environment page, the option maps in
-# the plans of its own sources, such as a file write). The plans of a Python data source list no
-# options at all, reads and writes, on Spark 4.0 to 4.3 (see `explain(True)` below), so the
-# connector guards the rest itself: reprs show no credentials, errors name options but never their
+# the plans of its own sources, such as a file write, and of a Python data source's stream read,
+# which lists every option and prints the value of any whose name does not match). A batch read or
+# write of a Python data source lists no options at all (Spark 4.0 to 4.3; see `explain(True)`
+# below). The connector guards the rest itself: reprs show no credentials, errors name options but never their
 # values, and every secret and token is registered with `remember_secret`, so the JSON logs print
 # `***` in its place. Databricks notebooks also print `[REDACTED]` for values read with
 # `dbutils.secrets.get`, but only in notebook output.
