@@ -35,8 +35,11 @@ changes the outcome):
   session time zone in Los Angeles and an instant at 0001-01-01T00:00Z, which
   `batch.to_pylist()` would put in year 0 (outside Python's datetime).
 
-Not tested here: the request count in the message (`send` replaces it with the client's), and
-retries after a lost answer (lab 09).
+Not tested here: the request count in the message (`send` replaces it with the client's), retries
+after a lost answer (lab 09; `idempotent=` on the commit), the modes `error` and `ignore` (Spark
+refuses them before the writer is made), and the stages of tasks whose process died
+(`discard_leftover_stages` is given, and Spark calls abort() without waiting for the tasks it
+cancels, so an open stage after a failed write on Spark is no fault of the learner's).
 """
 import dataclasses
 import datetime
