@@ -258,7 +258,7 @@ class PracticeWriter:
         message.dead_letters = dead_letters.sent
 
     def _stage(self, client, json_rows, message):
-        # BEGIN SOLUTION: for each batch of options["batchSize"] rows (batches()): on the first, create the stage (self.create_stage(client, message.write_id) -> stage_id); send the batch with self.post_rows(client, .../stages/<id>/rows, batch, key, number), which returns (written, already present); count rows and requests in `message`; on any exception discard the stage (discard_quietly) and re-raise
+        # BEGIN SOLUTION: stage json_rows batch by batch under message.write_id, counting them in message
         try:
             for batch in batches(json_rows, self.options["batchSize"]):
                 if message.stage_id is None:  # a task without rows makes no stage
@@ -297,7 +297,7 @@ class PracticeWriter:
         Then the open stages of write `write_id` that no message names go (tasks that died).
         """
         stages = staged(messages)
-        # BEGIN SOLUTION: one POST .../commit (self.post_to_table) naming the stages, mode and commit id
+        # BEGIN SOLUTION: publish the messages' stages in one commit: the mode, and commit_id when given
         body = {"stage_ids": stages, "mode": "overwrite" if self.overwrite else "append"}
         if commit_id is not None:
             body["commit_id"] = commit_id
@@ -316,7 +316,7 @@ class PracticeWriter:
 
         A failed task sends None, having discarded its own stage, unless its process died.
         """
-        # BEGIN SOLUTION: discard (discard_quietly) the stage of every message that names one
+        # BEGIN SOLUTION: discard the stage of every message that names one
         for stage_id in staged(messages):
             discard_quietly(client, self.table_path(f"/stages/{stage_id}"))
         # END SOLUTION
@@ -358,7 +358,7 @@ class PracticeArrowWriter(PracticeWriter, DataSourceArrowWriter):
     """Writes pyarrow RecordBatches (option arrow=true): no per-row Row objects in between."""
 
     def write(self, iterator):
-        # BEGIN SOLUTION: send the JSON form of every row of every batch (batch_rows)
+        # BEGIN SOLUTION: send every row of every batch in iterator as JSON, timestamps in UTC
         to_json = row_to_json_converter(self.schema)
         return self.send(to_json(record) for batch in iterator for record in batch_rows(batch))
         # END SOLUTION

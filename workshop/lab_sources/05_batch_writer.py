@@ -110,6 +110,10 @@ print("after commit:", requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).
 # After your part, both call `discard_leftover_stages` (given): the write's open stages that no
 # message names, left by tasks whose process died. Lab 07's streaming writer publishes and
 # discards its micro-batches with the same two methods.
+#
+# Stuck? `lab.hint("PracticeWriter._stage")`, `lab.hint("PracticeWriter.publish")` and
+# `lab.hint("PracticeWriter.discard")` give the idea, then the pitfall, then a near-solution, one
+# per call.
 
 # %%
 from solutions import writer as reference_writer
@@ -135,7 +139,7 @@ class PracticeWriter(reference_writer.PracticeWriter):
 # cannot tell the two instants apart (lab 04). Write `PracticeArrowWriter.write`: the iterator
 # gives `pyarrow.RecordBatch`es; `batch_rows(batch)` gives one dict per row, timestamps aware, in
 # UTC (`batch.to_pylist()` would read them in the session's time zone, where an instant near the
-# ends of Spark's range can fall outside Python's years 1-9999).
+# ends of Spark's range can fall outside Python's years 1-9999). (`lab.hint("PracticeArrowWriter.write")`.)
 
 # %%
 from pyspark.sql.datasource import DataSourceArrowWriter, DataSourceWriter
@@ -199,10 +203,13 @@ print(requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).json()["count"], 
 # %% [markdown]
 # ## Check
 #
-# The check calls your writer's `write`, `commit` and `abort` directly (what each returns, what is
-# visible when, under which write id a task stages, what a task does when its input breaks), then
-# writes on Spark: append, overwrite, the Arrow writer, and a write whose last task fails
-# half-way, after which the new table must show no rows at all.
+# The check calls your writer's `write`, `commit` and `abort` directly (what each returns, how many
+# requests a task makes, what is visible when, under which write id a task stages, a commit sent
+# twice, a write without rows in append and overwrite mode, what a task does when its input breaks),
+# then writes on Spark: append, overwrite of a table that holds other rows, a write whose last task
+# fails half-way (at its last row, an instant after year 9999 that Python cannot hold), after which
+# the new table must show no rows at all, and the Arrow writer with the session time zone in Los
+# Angeles and instants in years 1 and 9999.
 
 # %%
 from workshop.checks import check_lab
