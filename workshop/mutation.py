@@ -131,6 +131,28 @@ def check_arguments(lab):
     raise ValueError(f"lab {lab} has no check cell calling check_lab(...)")
 
 
+def define_plug_ins(lab, scope, arguments):
+    """Define in `scope` the classes and functions the check cell passes that no solution cell
+    defines: a lab's one-line subclass that plugs the learner's piece into the reference (lab
+    02's `Lab02DataSource`). Only the definition and its cell's imports run, not the cell's demo."""
+    wanted = {node.id for _, expression in arguments for node in ast.walk(ast.parse(expression))
+              if isinstance(node, ast.Name) and node.id not in scope}
+    if not wanted:
+        return
+    with open(labs.source_path(lab)) as f:
+        cells = labs.parse_cells(f.read())
+    for kind, lines in cells:
+        if kind != "code":
+            continue
+        tree = ast.parse("\n".join(labs.render_code(labs.expand_includes(lines, lab), learner=False)))
+        defining = [node for node in tree.body
+                    if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in wanted]
+        if defining:
+            imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+            module = ast.Module(body=imports + defining, type_ignores=[])
+            exec(compile(module, f"lab {lab} plug-ins", "exec"), scope)
+
+
 # -- mutants ------------------------------------------------------------------------------------
 
 
@@ -506,6 +528,7 @@ def run_check(lab, texts, arguments, context, full=False):
     except Exception as error:
         return "error", f"the solution cells raised {type(error).__name__}: {error}"
     scope = {**namespace, **context}
+    define_plug_ins(lab, scope, arguments)
     learner_code = {name: eval(expression, scope) for name, expression in arguments}
     report = Report(lab) if full else _stopping_report(lab)
     try:  # check_lab's body, with the report that stops early

@@ -149,7 +149,21 @@ def test_solution_cells_are_what_solution_namespace_runs():
             expression == "lab.url" or expression in namespace for _, expression in arguments), arguments
     assert mutation.check_arguments("03") == [
         ("plan_id_ranges", "plan_id_ranges"), ("plan_token_ranges", "plan_token_ranges"),
-        ("fit_windows", "fit_windows"), ("url", "lab.url")]
+        ("fit_windows", "fit_windows")]  # the check starts a small service of its own
+
+
+def test_every_labs_check_arguments_resolve_in_the_names_mutants_run_with():
+    """What the check cell passes is defined by the solution cells, or by a plug-in subclass the
+    mutator defines beside them (lab 02's Lab02DataSource), or is the context (lab, spark)."""
+    import types
+
+    for lab in sorted(labs.lab_numbers()):
+        scope = {**mutation.run_cells(lab, [cell.text for cell in mutation.solution_cells(lab)]),
+                 "lab": types.SimpleNamespace(url="http://127.0.0.1:1"), "spark": None}
+        arguments = mutation.check_arguments(lab)
+        mutation.define_plug_ins(lab, scope, arguments)
+        for name, expression in arguments:
+            assert eval(expression, dict(scope)) is not None or expression == "spark", (lab, name)
 
 
 def test_origins_point_at_the_line_in_its_file():
