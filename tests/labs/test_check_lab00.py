@@ -16,6 +16,7 @@ ON_404 = "raises on 404 (a missing path), with the service's message"
 ON_400 = "raises on 400 (a bad parameter), with the service's message"
 ON_500 = "raises on 500 (a server fault), with the service's message"
 TIMEOUT = "gives up on a slow server after the caller's timeout, raising"
+NOT_JSON = "raises on 502 with an HTML body (a proxy's page), saying the status"
 
 
 # -- right, written differently ------------------------------------------------------------------
@@ -28,7 +29,12 @@ def with_urllib(base_url, path, params=None, timeout=(5, 30)):
         with urllib.request.urlopen(base_url + path + query, timeout=max(timeout)) as response:
             return json.load(response)
     except urllib.error.HTTPError as error:
-        raise ValueError(f"{path}: {json.load(error).get('message')}") from None
+        text = error.read().decode("utf-8", "replace")
+        try:
+            message = json.loads(text).get("message")
+        except ValueError:  # a proxy's HTML page
+            message = text
+        raise ValueError(f"{path}: HTTP {error.code}: {message}") from None
 
 
 def with_session_and_raise_for_status(base_url, path, params=None, timeout=(5, 30)):
@@ -37,7 +43,8 @@ def with_session_and_raise_for_status(base_url, path, params=None, timeout=(5, 3
         try:
             response.raise_for_status()
         except requests.HTTPError as error:
-            raise requests.HTTPError(f"{error}: {response.json()['message']}") from error
+            is_json = response.headers.get("Content-Type", "").startswith("application/json")
+            raise requests.HTTPError(f"{error}: {response.json()['message'] if is_json else response.text}") from error
         return response.json()
 
 
@@ -119,6 +126,13 @@ def returns_text(base_url, path, params=None, timeout=(5, 30)):
     return response.text
 
 
+def decodes_every_error_body(base_url, path, params=None, timeout=(5, 30)):
+    response = requests.get(base_url + path, params=params, timeout=timeout)
+    if response.status_code >= 400:  # a proxy's HTML page makes .json() raise instead
+        raise RuntimeError(f"HTTP {response.status_code}: {response.json().get('message', response.text)}")
+    return response.json()
+
+
 def params_dropped(base_url, path, params=None, timeout=(5, 30)):
     response = requests.get(base_url + path, timeout=timeout)
     if response.status_code >= 400:
@@ -154,6 +168,7 @@ def test_other_right_answers_pass(service, get_json):
         (returns_text, HEALTH, "returned the text '{\"status\":\"ok\""),
         (params_dropped, PARAMS, "gave 1000 items, not 3: the params never reached the service"),
         (params_dropped, ON_400, "yet get_json returned a normal answer"),  # not "check the status code"
+        (decodes_every_error_body, NOT_JSON, "a 502 answered with an HTML page raised JSONDecodeError"),
     ],
 )
 def test_mistakes_fail_with_the_reason(service, wrong, requirement, says):

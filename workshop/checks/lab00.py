@@ -20,8 +20,15 @@ rule changes the outcome:
    one of them at most; "4xx only" misses the 500; `if response:` returns None (named).
 5. "Put the service's own message in the error."
    The same three: the error's text must hold the message the service sent for that request.
+6. "A proxy ... may answer with an HTML page: the error carries the body's text, and still says
+   the status (never a JSON decoding error in its place)."
+   `raises_on_a_body_that_is_not_json`: a server of the check's own answers 502 with an HTML
+   page; get_json must raise an error holding 502, not the JSON decoding error (or a NameError)
+   of code that decodes every error body.
 """
+import http.server
 import json
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -40,8 +47,9 @@ HINTS = {
         "and loses rows quietly; `response.raise_for_status()` raises, but its text lacks the service's "
         "message; and a `timeout=` that is not the parameter ignores the caller's.",
         "response = requests.get(base_url + path, params=params, timeout=timeout); if "
-        "response.status_code >= 400: raise RuntimeError(f\"GET {path}: HTTP {response.status_code}: "
-        "{response.json()['message']}\"); return response.json()",
+        "response.status_code >= 400: take response.json()['message'] (response.text when the body is not "
+        "JSON: catch the ValueError) and raise RuntimeError(f\"GET {path}: HTTP {response.status_code}: "
+        "{message}\"); else return response.json()",
     ],
 }
 
@@ -63,6 +71,8 @@ def check(report, get_json, url):
                        raises_on_error_status, get_json, failing.url, "/v1/entities/stats", None)
         report.require("gives up on a slow server after the caller's timeout, raising",
                        gives_up_after_the_timeout, get_json, slow.url)
+    report.require("raises on 502 with an HTML body (a proxy's page), saying the status",
+                   raises_on_a_body_that_is_not_json, get_json)
 
 
 # -- the requirements ------------------------------------------------------------------------------
@@ -150,7 +160,49 @@ def gives_up_after_the_timeout(get_json, slow_url):
     return None
 
 
+def raises_on_a_body_that_is_not_json(get_json):
+    with ProxyErrorPage() as proxy_url:
+        try:
+            body = get_json(proxy_url, "/v1/entities/stats", timeout=(5, 5))
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            if "502" in str(error) and not isinstance(error, (json.JSONDecodeError, NameError)):
+                return None
+            return (
+                f"a 502 answered with an HTML page raised {type(error).__name__}: {str(error)[:120]!r}: decode the "
+                "body as JSON only where it is JSON (catch the ValueError), else put response.text in the error, "
+                "with the status code"
+            )
+    return f"a 502 answered with an HTML page returned {body!r:.60} instead of raising: check response.status_code"
+
+
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+class ProxyErrorPage:
+    """A server on a free local port that answers every GET with 502 and an HTML page."""
+
+    def __enter__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+                self.send_response(502)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def service_answer(url, path, params):

@@ -59,7 +59,9 @@ print(schema["ddl"])
 #    must raise. Never test `if response:`; a falsy response is easy to mistake for "no
 #    data", and code that returns `None` on an error silently loses rows.
 # 3. **Put the service's own message in the error.** The service answers errors with JSON
-#    `{"error": ..., "message": ...}`; the message says exactly what was wrong.
+#    `{"error": ..., "message": ...}`; the message says exactly what was wrong. A proxy in front
+#    of a service may answer with an HTML page instead: then the error carries the body's text,
+#    and still says the status (never a JSON decoding error in its place).
 #
 # Stuck? `lab.hint("get_json")` gives a hint; run it again for the next one (there are three:
 # the idea, the pitfall, then nearly the answer).
