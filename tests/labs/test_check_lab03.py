@@ -151,6 +151,12 @@ def empty_list_id_ranges(id_gte, id_lt, num_partitions):
     return plan_id_ranges(id_gte, id_lt, num_partitions)
 
 
+def both_bounds_or_neither(id_gte, id_lt, num_partitions):
+    if id_gte is None or id_gte >= id_lt:  # the mistake: (10, None) compares 10 >= None
+        return [EmptyPartition()]
+    return plan_id_ranges(id_gte, id_lt, num_partitions)
+
+
 def tuple_id_ranges(id_gte, id_lt, num_partitions):
     return tuple(plan_id_ranges(id_gte, id_lt, num_partitions))  # the mistake: Spark wants a list
 
@@ -361,6 +367,7 @@ def test_other_right_answers_pass(spark, right):
         (dict(ids=last_takes_the_rest), ID_COUNT, "plan_id_ranges(0, 10, 4) planned ranges of widths 2, 2, 2, 4"),
         (dict(ids=float_id_ranges), ID_COUNT, "a float cannot hold every integer, use integers and //"),
         (dict(ids=empty_list_id_ranges), ID_EMPTY, "returned []: Spark turns an empty list into one partition"),
+        (dict(ids=both_bounds_or_neither), ID_EMPTY, "plan_id_ranges(10, None, 4) raised TypeError"),
         (dict(ids=tuple_id_ranges), ID_COVER, "returned a tuple; return a list: Spark refuses anything else"),
         (dict(ids=own_partition_class), IDS_ON_SPARK, "reading your plan on Spark failed: TypeError: the practice reader cannot read a OwnRange"),
         (dict(tokens=token_ranges_without_wrap), TOKEN_COVER, "overlap at token"),
