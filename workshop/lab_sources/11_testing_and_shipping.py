@@ -28,7 +28,8 @@
 # what comes back with ground truth (counts *and* checksums). Never mock `requests` around a
 # Spark read or write: `read` and `write` run in Spark's Python workers, other processes that
 # never see a mock patched in the test's process, so such a test proves nothing. **Performance**
-# is measured by benchmarks that print figures (`workshop bench`), never by timed asserts, which
+# is measured by benchmarks that print figures (the course's own: `workshop bench` in a local
+# shell), never by timed asserts, which
 # fail at random on a busy machine and pass on a slow connector on a fast one.
 #
 # The course's own suite follows this split: `tests/connector/test_partitioning.py` and
@@ -116,8 +117,8 @@ print("the integration test passes with the reference data source")
 #
 # A benchmark runs the same work under several settings and prints figures. It asserts nothing:
 # how fast is fast enough depends on the machine, and a timed assert turns a busy CI runner into
-# a red build. `workshop bench` does this at scale (and `docs/performance.md` reads its table);
-# here, page sizes on one minute of events:
+# a red build. The course's `workshop bench` (a command for a local shell) does this at scale, and
+# `docs/performance.md` reads its table; here, page sizes on one minute of events:
 
 # %%
 import time
@@ -334,7 +335,8 @@ print("exit code:", main(["--url", lab.url, "--table", "lab11_job"]))
 #   `pipelines` resource of the bundle, with the wheel as a dependency and `practice.url` in its
 #   `configuration`). The decorators return `None` when they register a function, so the queries
 #   are plain functions the tests can call.
-# - **PySpark 4.0** has no `pyspark.pipelines`: the cells below say so and skip the run.
+# - **PySpark 4.0** has no `pyspark.pipelines`: the cells below say so and skip the run (the
+#   setup cell above says whether yours has it: "declarative pipelines").
 #
 # Your task 3: the two query functions. `read_events` returns the events exactly as the data
 # source reads them (start and end only when given; no filtering, no dropping of rows with
