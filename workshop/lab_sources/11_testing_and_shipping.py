@@ -360,7 +360,8 @@ print("the service has", lab.service.truth.count("events", start=window[0], end=
 # `pipelines/practice_events.py` into a temporary folder beside a spec with this lab's service
 # URL, runs it, and reads the views it wrote. When this kernel is attached to a warm Spark
 # (`workshop lab`, `workshop run`: WORKSHOP_SPARK_REMOTE), the pipeline runs on it too
-# (`spark-pipelines run --remote ...`) and its views are tables this session can read; otherwise
+# (`spark-pipelines run --remote ...`) and its views are tables this session can read, in a
+# database of the run's own; otherwise
 # `spark-pipelines` starts a Spark of its own, which takes about a minute, and the views are
 # read from the parquet files it left in the folder.
 # (PySpark 4.3's `spark-pipelines` may exit with `UNKNOWN_RESPONSE ... __python_accumulator__`
@@ -389,7 +390,7 @@ def pipelines_available():
     return None
 
 
-def run_pipeline(url, start, end, timeout=300):
+def run_pipeline(url, start, end, database=None, timeout=300):
     """Run pipelines/practice_events.py with spark-pipelines in a temporary folder; (folder, completed, lines)."""
     cli = shutil.which("spark-pipelines", path=os.path.dirname(sys.executable)) or shutil.which("spark-pipelines")
     folder = tempfile.mkdtemp(prefix="lab11-pipeline-")
@@ -400,6 +401,8 @@ def run_pipeline(url, start, end, timeout=300):
         "configuration": {"practice.url": url, "practice.start": start, "practice.end": end},
         "libraries": [{"glob": {"include": "practice_events.py"}}],
     }
+    if database:
+        spec["database"] = database  # where the views land (default: `default`)
     with open(os.path.join(folder, "spark-pipeline.yml"), "w") as f:
         json.dump(spec, f, indent=2)  # JSON is YAML
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
@@ -419,12 +422,18 @@ if why_not:
     print("skipped:", why_not)
 else:
     started = time.perf_counter()
-    folder, completed, lines = run_pipeline(lab.url, *window)
+    database = None
+    if os.environ.get("WORKSHOP_SPARK_REMOTE"):
+        # The warm Spark keeps its catalog in memory and its tables' files on disk: a database of this
+        # run's own, so the folders of an earlier day's run (whose tables it forgot) are not in the way.
+        database = f"lab11_{os.getpid()}_{int(time.time())}"
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+    folder, completed, lines = run_pipeline(lab.url, *window, database=database)
     print("\n".join(lines))
     print(f"pipeline run {'completed' if completed else 'FAILED'} in {time.perf_counter() - started:.0f} s")
     if completed and os.environ.get("WORKSHOP_SPARK_REMOTE"):  # tables of the Spark this session shares
-        print(spark.read.table("practice_events").count(), "rows in the materialized view practice_events")
-        spark.read.table("practice_event_counts").orderBy("kind").show()
+        print(spark.read.table(f"{database}.practice_events").count(), "rows in the materialized view practice_events")
+        spark.read.table(f"{database}.practice_event_counts").orderBy("kind").show()
     elif completed:  # parquet files of a Spark that has stopped
         warehouse = os.path.join(folder, "spark-warehouse")
         print(spark.read.parquet(os.path.join(warehouse, "practice_events")).count(), "rows in the materialized view practice_events")
