@@ -20,7 +20,7 @@ END = "practice.end"
 
 def read_events(spark, url, start=None, end=None):
     """The service's events with start <= event_time < end (no bound: everything), every row once."""
-    # BEGIN SOLUTION: spark.read.format("practice") with option url (and resource events); add option start / end only when given; return .load() as it is: no filtering, no dropping
+    # BEGIN SOLUTION: the practice source's events, start and end only when given, rows unchanged
     reader = spark.read.format("practice").option("url", url).option("resource", "events")
     if start:
         reader = reader.option("start", start)
@@ -34,7 +34,7 @@ def count_by_kind(events):
     """One row per kind: `kind`, `events` (how many) and `amount` (their sum; nulls count as nothing)."""
     from pyspark.sql import functions as F
 
-    # BEGIN SOLUTION: events.groupBy("kind").agg(F.count("*") as events, F.sum("amount") as amount)
+    # BEGIN SOLUTION: one row per kind: how many events, and the sum of their amount
     return events.groupBy("kind").agg(F.count("*").alias("events"), F.sum("amount").alias("amount"))
     # END SOLUTION
 

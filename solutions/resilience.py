@@ -67,9 +67,9 @@ class RetryPolicy:
 
     def delay(self, retry_number, retry_after=None):
         """Seconds to wait before retry `retry_number` (1, 2, ...): full jitter, at least Retry-After."""
-        # BEGIN SOLUTION: ceiling = min(max_delay, base_delay * 2 ** (retry_number - 1)); wait a uniform random time in [0, ceiling] (random.SystemRandom()); with retry_after, wait at least min(retry_after, max_delay)
+        # BEGIN SOLUTION: a random wait up to the doubling ceiling, never before Retry-After
         ceiling = min(self.max_delay, self.base_delay * 2 ** (retry_number - 1))
-        # SystemRandom: Spark forks its Python workers, and `random`'s state would be the same in each.
+        # Not a random.Random of our own: a notebook's copy would reach every task with the same state.
         wait = random.SystemRandom().uniform(0, ceiling)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.max_delay))
@@ -91,7 +91,7 @@ def classify(error):
     status = getattr(error, "status", None)
     if status is not None:
         reason = f"HTTP {status}" + (f" {error.error}" if getattr(error, "error", None) else "")
-        # BEGIN SOLUTION: (RETRY, reason) for NOT_CARRIED_OUT_STATUSES (429, 503); (RETRY_IF_IDEMPOTENT, reason) for the other RETRYABLE_STATUSES (500, 502, 504); else (FATAL, reason)
+        # BEGIN SOLUTION: retry what was not carried out, other retryable statuses if idempotent, else fatal
         if status in NOT_CARRIED_OUT_STATUSES:
             return RETRY, reason
         if status in RETRYABLE_STATUSES:
@@ -273,7 +273,7 @@ class Retrier:
             try:
                 result = attempt()
             except Exception as error:
-                # BEGIN SOLUTION: classify(error); FATAL: tell the breaker (record_success when the service answered, i.e. error.status is set, else record_neutral) and re-raise; else record_failure (True: raise self.breaker.open_error() from error); then give up (raise gave_up(error, why)) when not may_retry(verdict, idempotent), when number > max_retries, or when self.retries >= self.policy.task_budget; else wait self.policy.delay(number, error.retry_after), count self.retries and self.seconds_waiting, self.sleep(wait) and try again
+                # BEGIN SOLUTION: classify the failure, tell the breaker, then give up or wait and try again
                 verdict, reason = classify(error)
                 if verdict == FATAL:
                     if getattr(error, "status", None) is not None:

@@ -39,8 +39,12 @@
 # `min(maxRetryDelay, retryDelay * 2**(n-1))`. Exponential: a struggling service gets more room
 # each time. Random over the *whole* range: the tasks that failed together (a 503 hits every task
 # at once) come back spread out instead of together. When the service says `Retry-After: s`, wait
-# at least that (capped at `maxRetryDelay`). Spark forks its Python workers from one process, so
-# `random`'s state would be the same in each: the jitter uses `random.SystemRandom()`.
+# at least that (capped at `maxRetryDelay`). Draw with `random.uniform` or `random.SystemRandom()`,
+# never with a `random.Random` of your own: Spark ships a notebook's classes, and the globals they
+# use, to each task as pickled copies, so such a generator reaches every task as a copy with the
+# same state, and every task waits the same "random" time (on Spark 4.0 to 4.3;
+# `tests/labs/test_claims_lab09.py` shows it). `random`'s own functions are reseeded in each
+# forked Python worker.
 #
 # **Budgets.** At most `maxRetries` retries per request, and `retryBudget` retries per task over
 # all its requests: a task that keeps failing stops, with the last error and why it gave up, and
@@ -80,7 +84,8 @@ print(outcomes)
 # `RetryPolicy` holds the settings (`max_retries`, `base_delay` = `retryDelay`, `max_delay` =
 # `maxRetryDelay`, `task_budget` = `retryBudget`, the breaker's). Write `delay(retry_number,
 # retry_after=None)`: the seconds to wait before retry `retry_number` (1, 2, ...), full jitter as
-# above, at least `min(retry_after, max_delay)` when the service sent `Retry-After`.
+# above, at least `min(retry_after, max_delay)` when the service sent `Retry-After`. Stuck?
+# `lab.hint("RetryPolicy.delay")` prints the next of three hints each time you run it.
 
 # %%
 import random
@@ -114,8 +119,9 @@ print("with Retry-After: 3 ->", round(policy.delay(1, retry_after=3), 3), "s")
 # `classify(error)` returns `(verdict, reason)`: `RETRY`, `RETRY_IF_IDEMPOTENT` or `FATAL`. Write
 # the part for an HTTP status (`error.status`): `NOT_CARRIED_OUT_STATUSES` (429, 503) can always be
 # retried; the other `RETRYABLE_STATUSES` (500, 502, 504) only when the request is idempotent;
-# everything else is fatal. The part for failures without an answer (a reset, a timeout, a refused
-# connection, TLS) is given.
+# everything else is fatal (a 501 or 505 too: only the listed statuses may be transient). The part
+# for failures without an answer (a reset, a timeout, a refused connection, TLS) is given. Hints:
+# `lab.hint("classify")`.
 
 # %%
 from solutions.resilience import (
@@ -149,11 +155,14 @@ for status in (429, 500, 503, 400, 404, 422):
 # 2. Transient: `self.breaker.record_failure(reason)`; when it returns True the breaker just
 #    opened: `raise self.breaker.open_error() from error`.
 # 3. Give up with `raise gave_up(error, why)` (the last error, its message saying why) when
-#    `not may_retry(verdict, idempotent)`, when `number > max_retries`, or when this client's
-#    retries (`self.retries`) reached `self.policy.task_budget`.
+#    `not may_retry(verdict, idempotent)`, when `number > max_retries` (the argument when a caller
+#    gives one, else the policy's; the loop sets it), or when this client's retries
+#    (`self.retries`) reached `self.policy.task_budget`.
 # 4. Else `wait = self.policy.delay(number, error.retry_after)` (`getattr`: not every error has
 #    it), count `self.retries += 1` and `self.seconds_waiting`, `self.sleep(wait)`, and go round
 #    again (`continue`).
+#
+# Hints, one step at a time: `lab.hint("Retrier.call")`.
 
 # %%
 import logging
@@ -288,11 +297,14 @@ with PracticeService(seed=9, events=1000, entities=10, ring_rows=10, malformed_r
 # %% [markdown]
 # ## Check
 #
-# The check calls your `delay` hundreds of times, your `classify` with every status, and your
+# The check calls your `delay` hundreds of times (and in two copies pickled as Spark ships them to
+# two tasks: their waits must differ), your `classify` with every status (501 and 505 too), and your
 # `Retrier.call` with scripted attempts (a function that fails in the given ways, then answers):
-# retries and waits, fatal errors, a 500 of a request that is not idempotent, both budgets, the
-# breaker. Then it starts a service of its own that fails 30 % of requests, reads from it on Spark
-# with your code and compares with ground truth, and takes it down to see the breaker stop the read.
+# retries and the waits it asks the policy for, fatal errors, a 500 of a request that is not
+# idempotent, both budgets and the `max_retries` argument, the breaker (a 404 shows the service is
+# up; a TLS error says nothing). Then it starts a service of its own that fails 30 % of requests,
+# reads from it on Spark with your code and compares with ground truth, and takes it down to see
+# the breaker stop the read.
 
 # %%
 from workshop.checks import check_lab

@@ -28,7 +28,8 @@
 # what comes back with ground truth (counts *and* checksums). Never mock `requests` around a
 # Spark read or write: `read` and `write` run in Spark's Python workers, other processes that
 # never see a mock patched in the test's process, so such a test proves nothing. **Performance**
-# is measured by benchmarks that print figures (`workshop bench`), never by timed asserts, which
+# is measured by benchmarks that print figures (the course's own: `workshop bench` in a local
+# shell), never by timed asserts, which
 # fail at random on a busy machine and pass on a slow connector on a fast one.
 #
 # The course's own suite follows this split: `tests/connector/test_partitioning.py` and
@@ -49,13 +50,14 @@
 # `num_partitions` of them and more than one when there is room, numbered 0, 1, 2, ...; and
 # `[EmptyPartition()]`, never `[]`, when there is nothing to read. Try several bounds, including
 # ranges that do not divide evenly. Fail with `assert` (and a message that says what is wrong).
+# Stuck? `lab.hint("test_plan_id_ranges")` prints the next of three hints each time you run it.
 
 # %%
 from solutions.partitioning import EmptyPartition, IdRangePartition
 
 
 def test_plan_id_ranges(plan_id_ranges):
-    # BEGIN SOLUTION: for several (id_gte, id_lt, num_partitions), e.g. (0, 10, 3) and (-7, 100, 8): assert 1 <= len(plan) <= num_partitions (and >= 2 when possible), the ids of all ranges == list(range(id_gte, id_lt)), bounds chain, indexes 0..n-1; and plan_id_ranges(5, 5, 3) == [EmptyPartition()]
+    # BEGIN SOLUTION: assert what every plan must be, for several bounds and for nothing to read
     for id_gte, id_lt, parts in [(0, 10, 3), (5, 6, 4), (-7, 100, 8), (0, 1000, 7), (3, 20, 1)]:
         plan = plan_id_ranges(id_gte, id_lt, parts)
         assert 1 <= len(plan) <= parts, f"{len(plan)} ranges for numPartitions={parts}"
@@ -85,14 +87,15 @@ print("the unit test passes on the reference")
 # registered under other names), option `url`, `resource=entities` and a few partitions, and
 # compares the rows with `service.truth`: the same number as `service.truth.count("entities")`
 # and the same checksum, `checksum(to_json_record(row) for row in rows) ==
-# service.truth.checksum("entities")`. Counting alone misses a wrong value.
+# service.truth.checksum("entities")`. Counting alone misses a wrong value. Hints:
+# `lab.hint("test_read_entities")`.
 
 # %%
 from workshop.truth import checksum, to_json_record
 
 
 def test_read_entities(spark, source, url, service):
-    # BEGIN SOLUTION: rows = spark.read.format(source).option("url", url).option("resource", "entities").option("numPartitions", 4).load().collect(); assert the count and the checksum against service.truth
+    # BEGIN SOLUTION: read the entities from source in a few partitions; compare with service.truth
     frame = (
         spark.read.format(source).option("url", url).option("resource", "entities").option("numPartitions", 4)
         .option("logLevel", "WARNING").load()
@@ -114,8 +117,8 @@ print("the integration test passes with the reference data source")
 #
 # A benchmark runs the same work under several settings and prints figures. It asserts nothing:
 # how fast is fast enough depends on the machine, and a timed assert turns a busy CI runner into
-# a red build. `workshop bench` does this at scale (and `docs/performance.md` reads its table);
-# here, page sizes on one minute of events:
+# a red build. The course's `workshop bench` (a command for a local shell) does this at scale, and
+# `docs/performance.md` reads its table; here, page sizes on one minute of events:
 
 # %%
 import time
@@ -174,6 +177,67 @@ else:
         print(f"  {package:<20} {sum(1 for n in names if n.startswith(package) and n.count('/') == package.count('/'))} files")
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     print(zipfile.ZipFile(wheel).read(entry_points).decode().strip())
+
+# %% [markdown]
+# ## Shipping 1b: a package that registers itself
+#
+# Every lab so far called `spark.dataSource.register(PracticeDataSource)`. Apache Spark 4.0 and
+# later (4.0.1 to 4.3.0 alike: `pyspark/sql/worker/lookup_data_sources.py`) can do it for you:
+# at the first Python data source call of its JVM, Spark starts a Python worker that imports
+# every top-level module named `pyspark_*` it finds on the Python path, and registers each
+# module's `DefaultSource` (a `DataSource` subclass) under `DefaultSource.name()`. A connector
+# that ships such a module, say `pyspark_practice.py` with
+# `from solutions.datasource import PracticeDataSource as DefaultSource`, works with
+# `spark.read.format("practice")` and no register call. Two things to know:
+#
+# - The lookup runs once per JVM. A package installed after the first Python data source call
+#   (a `%pip install` in a notebook whose cluster already read one) is not found until Spark
+#   restarts: register it yourself then.
+# - The module is imported in a worker where `spark` does not exist: only module-level code that
+#   defines the class, no session and no I/O.
+#
+# This course's wheel does not ship such a module: every lab registers explicitly, which works
+# wherever the session is, and shows in the lab which class reads. On Databricks,
+# where the runtime's Spark and its Python environments differ from Apache Spark's, this lab has
+# not verified the lookup: register explicitly there. Locally, the cell below writes a
+# `pyspark_lab11_demo` module into a temporary folder and reads with it in a fresh Spark (a new
+# JVM, about 20 s), without registering anything:
+
+# %%
+SELF_REGISTERING = """
+from solutions.datasource import PracticeDataSource
+
+
+class DefaultSource(PracticeDataSource):
+    short_name = "practice_self_registered"  # the name Spark registers it under: DefaultSource.name()
+"""
+
+FRESH_SPARK = """
+import sys
+from pyspark.sql import SparkSession
+
+spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+reader = spark.read.format("practice_self_registered").option("url", sys.argv[1])
+events = reader.option("start", sys.argv[2]).option("end", sys.argv[3]).load()
+print(events.count(), "events read, nothing registered")
+spark.stop()
+"""
+
+if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+    print("on Databricks: register the data source explicitly (this lab has not verified the lookup there)")
+else:
+    package_dir = tempfile.mkdtemp(prefix="lab11-package-")
+    with open(os.path.join(package_dir, "pyspark_lab11_demo.py"), "w") as f:
+        f.write(SELF_REGISTERING)
+    attached = ("WORKSHOP_SPARK_REMOTE", "WORKSHOP_SPARK_MODE", "SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")
+    fresh_env = {name: value for name, value in os.environ.items() if name not in attached}  # a Spark of its own
+    fresh_env.update(PYSPARK_PYTHON=sys.executable,
+                     PYTHONPATH=os.pathsep.join([package_dir, root, os.environ.get("PYTHONPATH", "")]))
+    demo_window = ("2026-01-01T00:00:00Z", "2026-01-01T00:00:10Z")
+    demo = subprocess.run([sys.executable, "-c", FRESH_SPARK, lab.url, *demo_window], env=fresh_env,
+                          capture_output=True, text=True, timeout=300)
+    print(demo.stdout.strip() or demo.stderr[-2000:])
+    print("the service has", lab.service.truth.count("events", start=demo_window[0], end=demo_window[1]), "in the window")
 
 # %% [markdown]
 # ## Shipping 2: the connector in a job
@@ -271,12 +335,13 @@ print("exit code:", main(["--url", lab.url, "--table", "lab11_job"]))
 #   `pipelines` resource of the bundle, with the wheel as a dependency and `practice.url` in its
 #   `configuration`). The decorators return `None` when they register a function, so the queries
 #   are plain functions the tests can call.
-# - **PySpark 4.0** has no `pyspark.pipelines`: the cells below say so and skip the run.
+# - **PySpark 4.0** has no `pyspark.pipelines`: the cells below say so and skip the run (the
+#   setup cell above says whether yours has it: "declarative pipelines").
 #
 # Your task 3: the two query functions. `read_events` returns the events exactly as the data
 # source reads them (start and end only when given; no filtering, no dropping of rows with
 # nulls); `count_by_kind(events)` returns one row per kind with `events` (the count) and
-# `amount` (the sum).
+# `amount` (the sum). Hints: `lab.hint("read_events")`, `lab.hint("count_by_kind")`.
 
 # %%
 # %include pipelines.practice_events:read_events
@@ -295,7 +360,8 @@ print("the service has", lab.service.truth.count("events", start=window[0], end=
 # `pipelines/practice_events.py` into a temporary folder beside a spec with this lab's service
 # URL, runs it, and reads the views it wrote. When this kernel is attached to a warm Spark
 # (`workshop lab`, `workshop run`: WORKSHOP_SPARK_REMOTE), the pipeline runs on it too
-# (`spark-pipelines run --remote ...`) and its views are tables this session can read; otherwise
+# (`spark-pipelines run --remote ...`) and its views are tables this session can read, in a
+# database of the run's own; otherwise
 # `spark-pipelines` starts a Spark of its own, which takes about a minute, and the views are
 # read from the parquet files it left in the folder.
 # (PySpark 4.3's `spark-pipelines` may exit with `UNKNOWN_RESPONSE ... __python_accumulator__`
@@ -324,7 +390,7 @@ def pipelines_available():
     return None
 
 
-def run_pipeline(url, start, end, timeout=300):
+def run_pipeline(url, start, end, database=None, timeout=300):
     """Run pipelines/practice_events.py with spark-pipelines in a temporary folder; (folder, completed, lines)."""
     cli = shutil.which("spark-pipelines", path=os.path.dirname(sys.executable)) or shutil.which("spark-pipelines")
     folder = tempfile.mkdtemp(prefix="lab11-pipeline-")
@@ -335,6 +401,8 @@ def run_pipeline(url, start, end, timeout=300):
         "configuration": {"practice.url": url, "practice.start": start, "practice.end": end},
         "libraries": [{"glob": {"include": "practice_events.py"}}],
     }
+    if database:
+        spec["database"] = database  # where the views land (default: `default`)
     with open(os.path.join(folder, "spark-pipeline.yml"), "w") as f:
         json.dump(spec, f, indent=2)  # JSON is YAML
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
@@ -354,12 +422,18 @@ if why_not:
     print("skipped:", why_not)
 else:
     started = time.perf_counter()
-    folder, completed, lines = run_pipeline(lab.url, *window)
+    database = None
+    if os.environ.get("WORKSHOP_SPARK_REMOTE"):
+        # The warm Spark keeps its catalog in memory and its tables' files on disk: a database of this
+        # run's own, so the folders of an earlier day's run (whose tables it forgot) are not in the way.
+        database = f"lab11_{os.getpid()}_{int(time.time())}"
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+    folder, completed, lines = run_pipeline(lab.url, *window, database=database)
     print("\n".join(lines))
     print(f"pipeline run {'completed' if completed else 'FAILED'} in {time.perf_counter() - started:.0f} s")
     if completed and os.environ.get("WORKSHOP_SPARK_REMOTE"):  # tables of the Spark this session shares
-        print(spark.read.table("practice_events").count(), "rows in the materialized view practice_events")
-        spark.read.table("practice_event_counts").orderBy("kind").show()
+        print(spark.read.table(f"{database}.practice_events").count(), "rows in the materialized view practice_events")
+        spark.read.table(f"{database}.practice_event_counts").orderBy("kind").show()
     elif completed:  # parquet files of a Spark that has stopped
         warehouse = os.path.join(folder, "spark-warehouse")
         print(spark.read.parquet(os.path.join(warehouse, "practice_events")).count(), "rows in the materialized view practice_events")
@@ -367,8 +441,7 @@ else:
 
 # %% [markdown]
 # The bundle resource for Databricks (not deployed by this course; an instructor can add it as
-# `resources/practice_events.pipeline.yml`). The pipeline's driver is not the lab cluster, so the
-# practice service must be reachable from it: give `practice.url` a service URL that the pipeline's
+# `resources/practice_events.pipeline.yml`). Give `practice.url` a service URL that the pipeline's
 # compute can reach.
 #
 # ```yaml
@@ -392,19 +465,41 @@ else:
 # ```
 
 # %% [markdown]
+# **What a serverless pipeline needs to reach the service.** With `serverless: true` the pipeline
+# runs in Databricks' serverless compute plane, not on the lab cluster: the practice service this
+# lab started listens on the lab cluster's driver, for that cluster only. The service must be one
+# that serverless compute can reach, and the Databricks documentation ("Serverless compute plane
+# networking", "Connect to public on-premises endpoints using outbound IP addresses") names the
+# ways:
+#
+# - **A public endpoint** (`https://...`): serverless compute reaches it from the outbound IP
+#   ranges Databricks publishes (`ip-ranges.json`, filtered by cloud and region; Public Preview
+#   when this was written); allow those on the service's firewall.
+# - **Egress control**: where the account's network policy restricts serverless egress
+#   (`RESTRICTED_ACCESS`), an account admin adds the service's DNS name to the policy's allowed
+#   internet destinations.
+# - **A private endpoint** in your own cloud network: an account admin creates a network
+#   connectivity configuration (NCC), adds a private endpoint to the service, and attaches the NCC
+#   to the workspace.
+#
+# Databricks charges for the networking of serverless workloads that connect to your resources.
+
+# %% [markdown]
 # ## Check
 #
-# The check runs your unit test on the reference `plan_id_ranges` and on four broken ones, and
-# your integration test on Spark with the reference data source and with two broken ones; a test
-# must pass on the first and fail on every other. Then it runs your `read_events` and
-# `count_by_kind` on Spark and compares them with the service's ground truth.
+# The check runs your unit test on the reference `plan_id_ranges` and on seven broken ones
+# (overlaps, gaps, lost ids, one range too many, one range only, numbered from 1, `[]` for
+# nothing), and your integration test on Spark with the reference data source and with two broken
+# ones (a lost partition, a lost column); a test must pass on the first and fail on every other.
+# Then it runs your `read_events` (a window, a start alone, an end alone) and `count_by_kind` on
+# Spark against a small practice service of its own and compares them with its ground truth.
 
 # %%
 from workshop.checks import check_lab
 
 check_lab(
     "11", test_plan_id_ranges=test_plan_id_ranges, test_read_entities=test_read_entities, read_events=read_events,
-    count_by_kind=count_by_kind, url=lab.url,
+    count_by_kind=count_by_kind,
 )
 
 # %% [markdown]
