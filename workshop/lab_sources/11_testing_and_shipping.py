@@ -431,6 +431,8 @@ else:
     folder, completed, lines = run_pipeline(lab.url, *window, database=database)
     print("\n".join(lines))
     print(f"pipeline run {'completed' if completed else 'FAILED'} in {time.perf_counter() - started:.0f} s")
+    if not completed:
+        raise RuntimeError("the pipeline run did not complete: its last lines are printed above")
     if completed and os.environ.get("WORKSHOP_SPARK_REMOTE"):  # tables of the Spark this session shares
         print(spark.read.table(f"{database}.practice_events").count(), "rows in the materialized view practice_events")
         spark.read.table(f"{database}.practice_event_counts").orderBy("kind").show()
