@@ -157,6 +157,13 @@ def both_bounds_or_neither(id_gte, id_lt, num_partitions):
     return plan_id_ranges(id_gte, id_lt, num_partitions)
 
 
+def stretched_id_ranges(id_gte, id_lt, num_partitions):
+    plan = plan_id_ranges(id_gte, id_lt, num_partitions)
+    if isinstance(plan[-1], IdRangePartition):  # the mistake: the last range runs on past id_lt
+        plan[-1] = IdRangePartition(plan[-1].index, plan[-1].id_gte, plan[-1].id_lt + 10)
+    return plan
+
+
 def tuple_id_ranges(id_gte, id_lt, num_partitions):
     return tuple(plan_id_ranges(id_gte, id_lt, num_partitions))  # the mistake: Spark wants a list
 
@@ -368,6 +375,7 @@ def test_other_right_answers_pass(spark, right):
         (dict(ids=float_id_ranges), ID_COUNT, "a float cannot hold every integer, use integers and //"),
         (dict(ids=empty_list_id_ranges), ID_EMPTY, "returned []: Spark turns an empty list into one partition"),
         (dict(ids=both_bounds_or_neither), ID_EMPTY, "plan_id_ranges(10, None, 4) raised TypeError"),
+        (dict(ids=stretched_id_ranges), ID_COVER, "partition 2 is [6, 20), beyond [0, 10): it would read ids outside"),
         (dict(ids=tuple_id_ranges), ID_COVER, "returned a tuple; return a list: Spark refuses anything else"),
         (dict(ids=own_partition_class), IDS_ON_SPARK, "reading your plan on Spark failed: TypeError: the practice reader cannot read a OwnRange"),
         (dict(tokens=token_ranges_without_wrap), TOKEN_COVER, "overlap at token"),

@@ -12,7 +12,8 @@ Id ranges, `plan_id_ranges(id_gte, id_lt, num_partitions)`:
 1. Every id in exactly one range; half-open `[id_gte, id_lt)`, each end the next start.
    `id_ranges_cover_every_id`: (0, 10, 3), (0, 10, 4) (a fixed floor step leaves ids 8..9
    out), (-100, 1000, 7), (5, 7, 4), (0, 1, 3), bounds near +-2**62 (floats lose ids there: named),
-   and the service's own ids; the first id in two ranges or in none is named.
+   and the service's own ids; the first id in two ranges or in none is named, and so is a range
+   that reaches outside `[id_gte, id_lt)` (it would read ids not asked for).
 2. `num_partitions` ranges, fewer only when there are fewer ids; widths equal give or take one id.
    `id_ranges_count_and_width`: the same cases; (0, 10, 4) gives widths 3, 3, 3, 1 with a ceiling
    step and 2, 2, 2, 4 with the remainder piled on the last range, both named.
@@ -26,12 +27,12 @@ Token ranges, `plan_token_ranges(ring_ranges, num_partitions)` with `split_token
    whole ring; bounds stay in -2**63 .. 2**63-1 (`wrap_token`).
    `token_ranges_cover_the_ring`: the service's 4-node ring (numPartitions 1, 4, 10), a one-node
    ring, a ring wrapping exactly at the largest token, a two-node ring, and a ring with a range
-   two tokens wide split 3 ways (a piece with token_gt == token_le would read the whole ring:
-   named); a bound outside the signed range is named.
+   two tokens wide split 3 ways and one a single token wide asked for 2 pieces (a piece with
+   token_gt == token_le would read the whole ring: named); a bound outside the signed range is named.
 5. Each ring range in ceil(num_partitions / len(ring_ranges)) pieces, none across two nodes.
    `token_ranges_per_node`: the 4-node ring with numPartitions 6 (ceiling 2 pieces each, 8 in
-   all; floor gives 4) and 10 (12; floor 8), a 3-node ring with 4 (6; floor 3), and 8 for the
-   nodes check.
+   all; floor gives 4) and 10 (12; floor 8), a 3-node ring with 4 (6; floor 3), 8 for the
+   nodes check, and a one-node ring with 3 (its whole-ring range in 3 pieces, not 1).
 6. An empty ring is `[EmptyPartition()]`, never `[]`.  `empty_ring_is_one_partition`.
 7. Partitions are numbered 0, 1, 2, ... in plan order (the index names a partition in logs,
    metrics and dead letters).  `partitions_are_numbered`: id plans and the 4-node ring with 6
@@ -230,7 +231,7 @@ def id_ranges_cover_every_id(plan_id_ranges, facts):
         if not problem:
             pieces, problem = id_pieces(plan, call)
         if not problem:
-            problem = coverage_problem(pieces, id_gte, id_lt, "id")
+            problem = coverage_problem(pieces, id_gte, id_lt, "id") or outside_problem(pieces, id_gte, id_lt)
             if problem and max(abs(id_gte), abs(id_lt)) > HUGE:
                 problem += " (at ids this large a float cannot hold every integer: use integers and //)"
         if problem:
@@ -304,6 +305,7 @@ def token_rings(facts):
         ("a ring wrapping exactly at the largest token", [{"start": MIN_TOKEN, "end": 0}, {"start": 0, "end": MIN_TOKEN}], (2, 5)),
         ("a two-node ring", [{"start": -_TOKEN, "end": _TOKEN}, {"start": _TOKEN, "end": -_TOKEN}], (3,)),
         ("a ring with a range 2 tokens wide", [{"start": 10, "end": 12}, {"start": 12, "end": 10}], (6,)),
+        ("a ring with a range 1 token wide", [{"start": 10, "end": 11}, {"start": 11, "end": 10}], (4,)),
     ]
 
 
@@ -326,7 +328,8 @@ def token_ranges_cover_the_ring(plan_token_ranges, facts):
 def token_ranges_per_node(plan_token_ranges, facts):
     three_nodes = [{"start": -(2**62), "end": 0}, {"start": 0, "end": 2**62}, {"start": 2**62, "end": -(2**62)}]
     cases = [("the service's 4-node ring", facts.ring, 6), ("the service's 4-node ring", facts.ring, 10),
-             ("a 3-node ring", three_nodes, 4), ("the service's 4-node ring", facts.ring, 2 * len(facts.ring))]
+             ("a 3-node ring", three_nodes, 4), ("the service's 4-node ring", facts.ring, 2 * len(facts.ring)),
+             ("a one-node ring (start == end: the whole ring)", [{"start": _TOKEN, "end": _TOKEN}], 3)]
     for name, ring, parts in cases:
         call = f"plan_token_ranges(<{name}>, {parts})"
         plan = plan_token_ranges(ring, parts)
@@ -711,6 +714,15 @@ def token_pieces(plan, call):
             pieces.append((position, gt + 1, MAX_TOKEN + 1))
             pieces.append((position, MIN_TOKEN, le + 1))
     return pieces, None
+
+
+def outside_problem(pieces, low, high):
+    """The first id range of `pieces` that reaches outside [low, high): it would read ids not asked for."""
+    for position, start, end in pieces:
+        if start < low or end > high:
+            return (f"partition {position} is [{start}, {end}), beyond [{low}, {high}): it would read ids outside "
+                    "the range asked for; the ranges split [id_gte, id_lt) and nothing more")
+    return None
 
 
 def coverage_problem(pieces, low, high, unit, show=str, owners="partitions"):
