@@ -17,7 +17,7 @@ ACTIVE = "option activeOnly: 'true' (any case) keeps active entities, 'false' ke
 USER_SCHEMA = "a user schema chooses and orders the columns"
 URL = "a missing url is refused on the driver, with an error naming it"
 TIMEOUT = "read() asks the service itself, with a timeout"
-HTTP_ERRORS = "an HTTP error (404, 500) fails the read instead of giving no rows"
+HTTP_ERRORS = "an HTTP error (400, 404, 500) fails the read instead of giving no rows"
 
 
 class Source(DataSource):
@@ -137,6 +137,16 @@ class NoStatusCheck(SessionReader):
         return requests.get(self.url + "/v1/entities", params={"limit": self.limit}, timeout=30).json()["items"]
 
 
+class ServerErrorsOnly(SessionReader):
+    def fetch(self):
+        import requests
+
+        response = requests.get(self.url + "/v1/entities", params={"limit": self.limit}, timeout=30)
+        if response.status_code > 400:  # the mistake: a 400 is an error too
+            raise RuntimeError(f"HTTP {response.status_code}")
+        return response.json()["items"]
+
+
 class NoTimeout(SessionReader):
     def fetch(self):
         import requests
@@ -205,6 +215,10 @@ class NoStatusCheckSource(Source):
     reader_class = NoStatusCheck
 
 
+class ServerErrorsOnlySource(Source):
+    reader_class = ServerErrorsOnly
+
+
 class NoTimeoutSource(Source):
     reader_class = NoTimeout
 
@@ -260,6 +274,7 @@ def test_other_right_answers_pass(spark, spark_service_url, service, source):
         (LimitIgnoredSource, LIMIT, "got 10 rows, expected 25 (10 is the default"),
         (TruthyResponseSource, HTTP_ERRORS, "yet read() gave 0 rows and no error: check response.status_code"),
         (NoStatusCheckSource, HTTP_ERRORS, "failed, but with KeyError: 'items', which does not say so"),
+        (ServerErrorsOnlySource, HTTP_ERRORS, "the service answered HTTP 400 and read() failed, but with KeyError"),
         (NoTimeoutSource, TIMEOUT, "connected to the service without a timeout"),
         (FixedColumnsSource, USER_SCHEMA, "yield the values of schema.fieldNames(), in that order"),
         (UrlUncheckedSource, URL, "a bare KeyError: 'url'"),

@@ -64,6 +64,9 @@ def parse_with_strptime(text):
 
 
 def format_with_offset(value):
+    if value.tzinfo is None:  # local time, read by mktime on every day (astimezone needs a day of room)
+        seconds = time.mktime(value.timetuple())
+        value = datetime.datetime(1970, 1, 1, tzinfo=UTC) + datetime.timedelta(seconds=seconds, microseconds=value.microsecond)
     return value.astimezone(UTC).isoformat()  # "+00:00" instead of "Z": also the right instant
 
 
@@ -133,6 +136,11 @@ def format_replace(value):
 def format_standard_offset(value):
     if value.tzinfo is None:  # the mistake: the zone's standard offset, whatever the date (no summer time)
         value = value.replace(tzinfo=datetime.timezone(datetime.timedelta(seconds=-time.timezone)))
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def format_by_astimezone_alone(value):
+    # the mistake: a naive astimezone() fails on 0001-01-01 (and 9999-12-31 on Python 3.12+)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -347,6 +355,7 @@ MISTAKES = [
          "DROPMALFORMED: malformed records are skipped, the others kept": "DROPMALFORMED gave"},
     ),
     (dict(decimals=decimal_refusing_floats_only), {BAD_DECIMALS: "a JSON number is not the service's form"}),
+    (dict(fmt=format_by_astimezone_alone), {FORMATS: "a naive astimezone() has no room; read the local time with time.mktime"}),
 ]
 
 

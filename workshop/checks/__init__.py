@@ -136,6 +136,43 @@ def practice_service(url, service=None):
     )
 
 
+class FixedAnswer:
+    """A server on a free local port that answers every GET with one status and body, for the error
+    answers the practice service never gives (a proxy's HTML page, a 400 to any request).
+
+        with FixedAnswer(502, "text/html", b"<html>...</html>") as url:
+            ...
+    """
+
+    def __init__(self, status, content_type, body):
+        self.status, self.content_type, self.body = status, content_type, body
+
+    def __enter__(self):
+        import http.server
+        import threading
+
+        answer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.content_type)
+                self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def new_name(prefix):
     """A fresh, valid table or data source name, so reruns of a check never collide."""
     import uuid

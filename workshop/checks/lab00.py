@@ -26,13 +26,13 @@ rule changes the outcome:
    page; get_json must raise an error holding 502, not the JSON decoding error (or a NameError)
    of code that decodes every error body.
 """
-import http.server
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from workshop.checks import FixedAnswer
 
 SLOW_SECONDS = 2.0  # how long the slow service waits before it answers
 TIMEOUT = (0.25, 0.25)  # the timeout the check passes: far below SLOW_SECONDS
@@ -161,7 +161,7 @@ def gives_up_after_the_timeout(get_json, slow_url):
 
 
 def raises_on_a_body_that_is_not_json(get_json):
-    with ProxyErrorPage() as proxy_url:
+    with FixedAnswer(502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>") as proxy_url:
         try:
             body = get_json(proxy_url, "/v1/entities/stats", timeout=(5, 5))
         except NotImplementedError:
@@ -178,31 +178,6 @@ def raises_on_a_body_that_is_not_json(get_json):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-class ProxyErrorPage:
-    """A server on a free local port that answers every GET with 502 and an HTML page."""
-
-    def __enter__(self):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-                self.send_response(502)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(page)))
-                self.end_headers()
-                self.wfile.write(page)
-
-            def log_message(self, *args):  # quiet
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def service_answer(url, path, params):

@@ -23,10 +23,11 @@ rule changes the outcome:
 8. `read` asks the service (on the executor), with a timeout.
    `read_asks_with_a_timeout`: the reader runs in this process while the check records each
    connection to the service: every one must have a timeout, and none may come from `__init__`.
-9. An HTTP error fails the read (check the status code, never `if response:`).
-   `http_errors_fail_the_read`: a 404 (a url with a path the service does not have) and a 500 (a
-   service of the check's own that fails every request) must make the read raise, with an
-   error that says which (the status, or the service's message); "no rows" is named.
+9. An HTTP error (any 4xx or 5xx) fails the read (check the status code, never `if response:`).
+   `http_errors_fail_the_read`: a 400 (a server of the check's own refusing every request), a
+   404 (a url with a path the service does not have) and a 500 (a service of the check's own that
+   fails every request) must make the read raise, with an error that says which (the status, or
+   the service's message); "no rows" is named.
 
 Rules 2, 3 and 6 read on Spark, in one job (the two reads unioned; when that job fails, each runs
 alone, so that the failure is pinned on one). Rules 4 and 5 (six reads) and 7-9 call the source
@@ -38,7 +39,7 @@ import functools
 import json
 import urllib.parse
 
-from workshop.checks import practice_service, spark_error_text
+from workshop.checks import FixedAnswer, practice_service, spark_error_text
 
 NAME = "entities_page"
 SCHEMA = "struct<id:bigint,name:string,email:string,score:double,active:boolean>"
@@ -95,9 +96,11 @@ def check(report, EntitiesPageDataSource, url, service=None):
     report.require("a user schema chooses and orders the columns", user_schema_is_followed, reads, served)
     report.require("a missing url is refused on the driver, with an error naming it", url_is_required, EntitiesPageDataSource)
     report.require("read() asks the service itself, with a timeout", read_asks_with_a_timeout, EntitiesPageDataSource, url)
-    with failing:
-        report.require("an HTTP error (404, 500) fails the read instead of giving no rows",
-                       http_errors_fail_the_read, EntitiesPageDataSource, url, failing.url)
+    refusing = FixedAnswer(400, "application/json", json.dumps(
+        {"error": "bad_request", "message": "this server refuses every request"}).encode())
+    with failing, refusing as refusing_url:
+        report.require("an HTTP error (400, 404, 500) fails the read instead of giving no rows",
+                       http_errors_fail_the_read, EntitiesPageDataSource, url, failing.url, refusing_url)
 
 
 # -- the requirements ------------------------------------------------------------------------------
@@ -217,11 +220,11 @@ def read_asks_with_a_timeout(source_class, url):
     return None
 
 
-def http_errors_fail_the_read(source_class, url, failing_url):
+def http_errors_fail_the_read(source_class, url, failing_url, refusing_url):
     from pyspark.sql.datasource import CaseInsensitiveDict
 
     missing = url.rstrip("/") + "/no-such-prefix"  # GET .../no-such-prefix/v1/entities answers 404
-    for target, status in ((missing, 404), (failing_url, 500)):
+    for target, status in ((refusing_url, 400), (missing, 404), (failing_url, 500)):
         error_code, message = service_error(target)
         try:
             rows = read_in_process(source_class(CaseInsensitiveDict({"url": target})).reader(page_schema()))

@@ -17,7 +17,9 @@ changes the outcome):
   13, an empty string, a JSON number (int or float: the service sends text), a list: REFUSES.
 - format_timestamp writes text with a zone for the same instant, from aware values of any zone and
   from naive values, which are local time, in winter and in summer (DST): FORMATS, judged by the
-  service's own timestamp parser. The exact form (`Z` or `+00:00`) is not judged: the service takes both.
+  service's own timestamp parser. The exact form (`Z` or `+00:00`, a fraction or none) is not
+  judged: the service takes them all. Also on the first and last days Spark holds, naive (local
+  UTC-5, microseconds kept) and aware, where a naive astimezone() fails: FORMATS.
 - decimal_converter keeps every digit from the text (18 digits in decimal(18,4), 38 in
   decimal(38,10), beyond the default decimal context's 28), the largest value that fits, negative
   values, and returns exactly `scale` places ("5" is 5.00): DIGITS.
@@ -83,8 +85,10 @@ HINTS = {
     "format_timestamp": [
         "Turn the instant into UTC text ending in Z. A naive value from Spark is the worker's local time.",
         "value.replace(tzinfo=UTC) says a naive local time is UTC: wrong outside UTC. astimezone reads a naive "
-        "value as local time, which is right.",
-        "value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec=\"microseconds\") + \"Z\".",
+        "value as local time, which is right, except on 0001-01-01 and 9999-12-31, where it has no room.",
+        "value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec=\"microseconds\") + \"Z\"; for a naive "
+        "value on those two days, datetime(1970, 1, 1) + timedelta(seconds=time.mktime(value.timetuple()), "
+        "microseconds=value.microsecond) instead.",
     ],
     "decimal_converter": [
         "Build the Decimal from the text itself, never through float, and give it exactly `scale` places; refuse "
@@ -201,13 +205,36 @@ def formats_in_utc(c):
         (summer, datetime.datetime(2026, 7, 1, 4, tzinfo=UTC), f"the naive datetime {summer} (local time, here {NEW_YORK}, "
          "in summer time)"),
     ]
-    with local_time_zone(NEW_YORK):
+    edge_zone = "Etc/GMT+5"  # UTC-5 in every year (named zones keep local mean time in year 1)
+    first, last = datetime.datetime(1, 1, 1, 6, 0, 0, 1), datetime.datetime(9999, 12, 31, 12, 0, 0, 1)
+    edges = [
+        (first, first.replace(hour=11, tzinfo=UTC), f"the naive datetime {first} (local time, here UTC-5)"),
+        (last, last.replace(hour=17, tzinfo=UTC), f"the naive datetime {last} (local time, here UTC-5)"),
+        (last.replace(tzinfo=UTC), last.replace(tzinfo=UTC), "an aware UTC datetime on 9999-12-31"),
+    ]
+    for zone, tried in ((NEW_YORK, cases), (edge_zone, edges)):
+        problem = formats_each(c, zone, tried, service_parses, EPOCH)
+        if problem:
+            return problem
+    return None
+
+
+def formats_each(c, zone, cases, service_parses, epoch):
+    with local_time_zone(zone):
         for value, expected, what in cases:
-            text = c.format_timestamp(value)
+            try:
+                text = c.format_timestamp(value)
+            except NotImplementedError:
+                raise
+            except Exception as error:
+                edge = value.date() in (datetime.date.min, datetime.date.max)
+                return (f"format_timestamp({what}) raised {type(error).__name__}: {error}"
+                        + (": on the first and last days Spark holds a naive astimezone() has no room; read the "
+                           "local time with time.mktime there" if edge else ""))
             if not isinstance(text, str):
                 return f"format_timestamp({what}) returned {text!r}, not text"
             try:
-                got = EPOCH + datetime.timedelta(microseconds=service_parses(text))
+                got = epoch + datetime.timedelta(microseconds=service_parses(text))
             except ValueError as error:
                 return f"format_timestamp({what}) gave {text!r}, which the service refuses: {error}"
             if got != expected:

@@ -70,8 +70,8 @@ page["items"][0], page["next_cursor"]
 #    that says so (a bare `KeyError: 'url'` does not); `limit` is the page size, a whole number,
 #    default 10; `activeOnly` keeps only the active entities of the page when it is `true` (any
 #    case), default `false`.
-# 2. In `read` (executor): `GET {url}/v1/entities?limit=...` with a timeout; an HTTP error must
-#    fail the read, with an error that says so (check the status code, never `if response:`);
+# 2. In `read` (executor): `GET {url}/v1/entities?limit=...` with a timeout; an HTTP error (any
+#    4xx or 5xx) must fail the read, with an error that says so (check the status code, never `if response:`);
 #    yield one tuple per entity, with the values in the order of the schema's columns.
 #
 # Stuck? `lab.hint("EntitiesPageReader.__init__")` and `lab.hint("EntitiesPageReader.read")` give

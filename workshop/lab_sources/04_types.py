@@ -101,7 +101,9 @@ for record in malformed[:4]:
 # `Z` and any offset, takes text without a zone as UTC, and raises `MalformedValueError` for
 # anything else, including numbers. (Python 3.11's `datetime.fromisoformat` accepts `Z`; 3.10's
 # does not, hence the reference's replace.) `format_timestamp(value)` goes the other way:
-# `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC, from an aware or a naive (local) `datetime`.
+# `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC, from an aware or a naive (local) `datetime`, on every day
+# Spark holds: a naive `astimezone()` needs a day of room and fails on 0001-01-01 (a common "no
+# date" sentinel) and, from Python 3.12, on 9999-12-31; `time.mktime` reads local time there.
 #
 # Stuck? `lab.hint("parse_timestamp")` and `lab.hint("format_timestamp")` give the idea, then the
 # pitfall, then a near-solution, one per call (and so for the other tasks, by their names).
