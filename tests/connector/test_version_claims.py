@@ -70,26 +70,21 @@ def test_the_course_says_an_empty_plan_is_read_as_none_before_4_2():
 # -- defect 12: secrets in plans and the redaction regex -------------------------------------
 
 
+def executions(spark):
+    """The executions of the SQL tab of the Spark UI (its status store), classic only."""
+    listed = spark._jsparkSession.sharedState().statusStore().executionsList().iterator()
+    while listed.hasNext():
+        yield listed.next()
+
+
 def plans_of_executions(spark, after=-1):
-    """The physical plan descriptions of the SQL tab of the Spark UI (its status store), classic only:
-    of the executions whose id is above `after` (other tests' queries ran in this session too)."""
-    store = spark._jsparkSession.sharedState().statusStore()
-    executions = store.executionsList().iterator()
-    plans = []
-    while executions.hasNext():
-        execution = executions.next()
-        if execution.executionId() > after:
-            plans.append(execution.physicalPlanDescription())
-    return plans
+    """The physical plan descriptions of the executions whose id is above `after` (other tests'
+    queries ran in this session too)."""
+    return [execution.physicalPlanDescription() for execution in executions(spark) if execution.executionId() > after]
 
 
 def last_execution_id(spark):
-    store = spark._jsparkSession.sharedState().statusStore()
-    executions = store.executionsList().iterator()
-    last = -1
-    while executions.hasNext():
-        last = max(last, executions.next().executionId())
-    return last
+    return max((execution.executionId() for execution in executions(spark)), default=-1)
 
 
 def test_python_data_source_plans_list_no_options(spark, spark_service_url, service):

@@ -223,13 +223,20 @@ class FittedWindows:
 # -- id ranges -------------------------------------------------------------------------------------
 
 
-def id_ranges_cover_every_id(plan_id_ranges, facts):
+def id_plans(plan_id_ranges, facts):
+    """(id_gte, id_lt, parts, call, plan, pieces, problem) for each case of the id-range requirements:
+    the learner's plan, its pieces, and what is wrong with its form (None when nothing)."""
     for id_gte, id_lt, parts in ID_CASES + [(facts.min_id, facts.id_lt, SPARK_ID_PARTITIONS)]:
         call = f"plan_id_ranges({id_gte}, {id_lt}, {parts})"
         plan = plan_id_ranges(id_gte, id_lt, parts)
-        problem = plan_problem(plan, call)
+        pieces, problem = None, plan_problem(plan, call)
         if not problem:
             pieces, problem = id_pieces(plan, call)
+        yield id_gte, id_lt, parts, call, plan, pieces, problem
+
+
+def id_ranges_cover_every_id(plan_id_ranges, facts):
+    for id_gte, id_lt, _, call, _, pieces, problem in id_plans(plan_id_ranges, facts):
         if not problem:
             problem = coverage_problem(pieces, id_gte, id_lt, "id") or outside_problem(pieces, id_gte, id_lt)
             if problem and max(abs(id_gte), abs(id_lt)) > HUGE:
@@ -240,12 +247,7 @@ def id_ranges_cover_every_id(plan_id_ranges, facts):
 
 
 def id_ranges_count_and_width(plan_id_ranges, facts):
-    for id_gte, id_lt, parts in ID_CASES + [(facts.min_id, facts.id_lt, SPARK_ID_PARTITIONS)]:
-        call = f"plan_id_ranges({id_gte}, {id_lt}, {parts})"
-        plan = plan_id_ranges(id_gte, id_lt, parts)
-        problem = plan_problem(plan, call)
-        if not problem:
-            pieces, problem = id_pieces(plan, call)
+    for id_gte, id_lt, parts, call, plan, pieces, problem in id_plans(plan_id_ranges, facts):
         if problem:
             return problem
         wanted = min(parts, id_lt - id_gte)
