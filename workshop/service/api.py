@@ -68,6 +68,11 @@ def _records(service, resource):
     return {"events": service.events, "entities": service.entities, "kv": service.ring}[resource]
 
 
+def _available(service, resource):
+    """The index below which every record of `resource` exists now (events: seqs 1..latest)."""
+    return {"events": service.events.latest + 1, "entities": service.entities.count, "kv": service.ring.rows}[resource]
+
+
 def _render(service, page, arrow):
     """The answer to a page request: an Arrow stream, or the JSON body assembled from record texts."""
     headers = {"Vary": "Accept, Accept-Encoding"}
@@ -77,11 +82,16 @@ def _render(service, page, arrow):
         headers["X-Latest-Seq"] = str(page.latest_seq)
     records = _records(service, page.resource)
     if arrow:
-        columns, malformed = records.columns(page.indexes)
-        corrupt = [None] * len(page.indexes)
-        for position in malformed:
-            corrupt[position] = arrow_wire.corrupt_text(json.loads(records.record_json(page.indexes[position])))
-        return Response(200, arrow_wire.page_stream(page.resource, columns, corrupt), headers, content_type=media.ARROW)
+        def make_batch(indexes):
+            columns, malformed = records.columns(indexes)
+            corrupt = [None] * len(indexes)
+            for position in malformed:
+                corrupt[position] = arrow_wire.corrupt_text(json.loads(records.record_json(indexes[position])))
+            return arrow_wire.record_batch(page.resource, columns, corrupt)
+
+        batch = arrow_wire.page_batch(service.cache, page.resource, page.indexes, _available(service, page.resource),
+                                      make_batch)
+        return Response(200, arrow_wire.stream(batch), headers, content_type=media.ARROW)
     texts = service.cache.records(page.resource, page.indexes, records.record_json)
     if page.latest_seq is not None:
         tail = b'],"latest_seq":%d}' % page.latest_seq

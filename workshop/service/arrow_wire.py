@@ -14,6 +14,7 @@ JSON rows. pyarrow is imported on first use: the service starts, and serves JSON
 """
 import base64
 import datetime
+import itertools
 import json
 import math
 
@@ -23,6 +24,8 @@ from workshop.service.sparktypes import parse_type
 from workshop.service.timefmt import EPOCH, format_us
 
 CORRUPT_COLUMN = "_corrupt_record"
+BLOCK = 1024  # records per cached Arrow block: a page of 10,000 takes from about 10
+BLOCK_OVERHEAD = 4000  # what a cached block costs besides its buffers (key, batch and array objects)
 _ONE_US = datetime.timedelta(microseconds=1)
 _SCHEMAS = {}  # resource -> pyarrow schema
 
@@ -78,8 +81,8 @@ def _array(values, arrow_type_):
     return pa.array(values, arrow_type_)
 
 
-def page_stream(resource, columns, corrupt):
-    """An Arrow IPC stream of one record batch: a resource's columns, then `_corrupt_record`.
+def record_batch(resource, columns, corrupt):
+    """One record batch of a resource's columns, then `_corrupt_record`.
 
     Columns hold Arrow-ready values in schema order: integers, floats, strings, bytes, lists,
     dicts, timestamps as microseconds, dates as days since the epoch, decimals as unscaled
@@ -88,9 +91,49 @@ def page_stream(resource, columns, corrupt):
     pa = _pyarrow()
     schema = resource_schema(resource)
     arrays = [_array(values, field.type) for values, field in zip(columns, schema)]
-    batch = pa.RecordBatch.from_arrays(arrays + [pa.array(corrupt, pa.string())], schema=schema)
+    return pa.RecordBatch.from_arrays(arrays + [pa.array(corrupt, pa.string())], schema=schema)
+
+
+def page_batch(cache, resource, indexes, available, make_batch):
+    """The record batch of the records at `indexes` (in that order), taken from cached blocks.
+
+    Records are pure functions of their index, so a block of BLOCK consecutive records is made
+    once (`make_batch(range)`) and serves every page that reaches into it, whatever window,
+    partitioning or filter cut the page, as record texts do for JSON pages: only the first read
+    of a record pays Python's cost per value. A block reaching past `available` (events not
+    appended yet) is not cached: the page's records in it are made for this page alone.
+    """
+    pa = _pyarrow()
+    if not cache.budget:
+        return make_batch(indexes)
+    whole = available // BLOCK * BLOCK  # the indexes below it lie in blocks with every record available
+    batches, first_rows, rows = [], {}, 0
+    for start in sorted({index - index % BLOCK for index in indexes if index < whole}):
+        key = ("arrow block", resource, start)
+        batch = cache.get(key)
+        if batch is None:
+            batch = make_batch(range(start, start + BLOCK))
+            cache.put(key, batch, batch.nbytes + BLOCK_OVERHEAD)
+        batches.append(batch)
+        first_rows[start] = rows
+        rows += BLOCK
+    fresh = [index for index in indexes if index >= whole]
+    if fresh:
+        batches.append(make_batch(fresh))
+    positions, fresh_rows = [], itertools.count(rows)
+    for index in indexes:
+        positions.append(first_rows[index - index % BLOCK] + index % BLOCK if index < whole else next(fresh_rows))
+    if not positions:
+        return make_batch([])
+    table = pa.Table.from_batches(batches, resource_schema(resource)).take(pa.array(positions, pa.int64()))
+    return table.combine_chunks().to_batches()[0]
+
+
+def stream(batch):
+    """An Arrow IPC stream of one record batch."""
+    pa = _pyarrow()
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, schema) as writer:
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
         writer.write_batch(batch)
     return sink.getvalue().to_pybytes()
 
