@@ -20,6 +20,7 @@ from workshop.checks.lab05 import (
     ARROW,
     BATCHES,
     COMMIT_ID,
+    COMMIT_RETRY,
     EMPTY_WRITE,
     FAILURE,
     INVISIBLE,
@@ -195,6 +196,13 @@ class CommitWithoutAnIdAndCrashingAbort(PracticeBatchWriter):
             discard_quietly(client, self.table_path(f"/stages/{message.stage_id}"))
 
 
+class CommitNeverSentAgain(PracticeBatchWriter):
+    def publish(self, client, messages, commit_id, write_id):
+        body = {"stage_ids": staged(messages), "mode": "overwrite" if self.overwrite else "append", "commit_id": commit_id}
+        self.post_to_table(client, self.table_path("/commit"), body)  # the mistake: not idempotent, so a lost answer fails
+        return True
+
+
 class SkipsEmptyCommits(PracticeBatchWriter):
     def publish(self, client, messages, commit_id, write_id):
         if not staged(messages):
@@ -269,6 +277,7 @@ MISTAKES = [
     (dict(batch=EagerStageAndOneKey), {BATCHES: "write() of no rows made a stage", INVISIBLE: "the table shows 17 rows"}),
     (dict(batch=CommitWithoutAnIdAndCrashingAbort), {COMMIT_ID: "commit() sent a second time (as after a lost answer) failed",
                                                     ABORT: "Spark passes None", FAILURE: "your abort() failed too"}),
+    (dict(batch=CommitNeverSentAgain), {COMMIT_RETRY: "idempotent=True when commit_id is given"}),
     (dict(batch=SkipsEmptyCommits), {EMPTY_WRITE: "made no table"}),
     (dict(batch=PostsTheCommitDirectly), {EMPTY_WRITE: "with self.post_to_table"}),
     (dict(batch=SwallowsErrorsAndSkipsEmptyOverwrites), {

@@ -173,8 +173,8 @@ class LockedAuthenticator(Authenticator):
                 "client_secret": self.options["clientSecret"]}
         form.update({"scope": self.options["tokenScope"]} if self.options["tokenScope"] else {})
         where = token_url(self.options)
-        answer = post_form(where, form) or {}
-        token = answer.get("access_token")
+        answer = post_form(where, form)
+        token = answer.get("access_token") if isinstance(answer, dict) else None  # a JSON list is an answer too
         if not token:
             raise AuthError(f"{where} gave no access_token")
         expires_in = answer.get("expires_in")
@@ -442,7 +442,7 @@ def test_correct_code_meets_each_requirement(context, requirement, resolver, aut
         (CACHE, resolve_method, OneKeyForAll, "another tokenScope got the token cached for the first scope"),
         (CACHE, resolve_method, NoEarlyRefresh, "with 5% of a 1 s lifetime left the cached token was used again"),
         (CACHE, resolve_method, RefreshesAtHalfLife, "at 60% of a 1 s lifetime a new token was fetched"),
-        (REFRESH, resolve_method, OwnCacheKeepsTokenOn401, "refresh() must drop the token"),
+        (REFRESH, resolve_method, OwnCacheKeepsTokenOn401, "refresh() left the refused token in self.token"),
         (REFRESH, resolve_method, RefreshClearsEverything, "a token cached under another scope was fetched again"),
         (REFRESH, resolve_method, RefreshTrueForKeys, "refresh() returned True for auth method apiKey"),
         (NO_SECRET, resolve_method, ReprOfVars, "the oauth authenticator's repr shows the access token"),
@@ -487,7 +487,9 @@ def test_other_correct_implementations_pass(spark, resolver, authenticator):
         ),
         (
             dict(authenticator=OwnCacheKeepsTokenOn401),
-            {REFRESH: "refresh() must drop the token", ON_SPARK: "reaches each task as a copy"},
+            # Its cache also refreshes 10 % early whatever the lifetime (360 s of an hour, not 60 s).
+            {REFRESH: "refresh() left the refused token in self.token", ON_SPARK: "reaches each task as a copy",
+             CACHE: "3539.5 s after a token answer without expires_in, ensure_token() fetched a new token"},
         ),
         # Right in one process, wrong on Spark: only the read on Spark can tell.
         (dict(authenticator=ClassAttributeCache), {ON_SPARK: "a dict of your own (a notebook global, a class attribute)"}),

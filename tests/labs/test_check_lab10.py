@@ -278,6 +278,33 @@ class ReplacesInsteadOfIntersecting(PracticePushdownReader):
         return returned
 
 
+class UnitesDeviceFilters(PracticePushdownReader):
+    def _narrow_set(self, column, values):
+        if column == "device_id" and self.device_ids is not None:
+            self.device_ids = self.device_ids | values  # the mistake: a second filter widens the read
+        else:
+            super()._narrow_set(column, values)
+
+
+class CopiesEveryAttribute(ReferenceFormatter):
+    def format(self, record):
+        entry = json.loads(super().format(record))
+        entry.update({name: str(value) for name, value in vars(record).items() if name not in entry})  # the mistake:
+        return json.dumps(entry)  # levelno, args, pathname ... every record has them; only extra= fields belong
+
+
+def minimum_always(option, text):
+    value = parse_with_the_reference(option, text)
+    if option.kind == "int" and value < option.minimum:  # the mistake: an int option without a minimum has None
+        raise ValueError(f"option {option.name}={text} is not valid: expected a whole number of at least {option.minimum}")
+    return value
+
+
+def rounds_to_hundredths(messages):
+    totals = sum_with_a_counter(messages)
+    return {**totals, "seconds": round(totals["seconds"], 2)}  # the mistake: the lab asks for milliseconds
+
+
 def fields_without_a_context():
     from pyspark import TaskContext
 
@@ -350,9 +377,17 @@ def test_other_correct_implementations_pass(spark, spark_service_url, service, s
             {LOG_IN_TASKS: "spark_stage=None", VALIDATION: "bool('false') is True",
              PUSH_SPLIT: "it does not replace the first", LOG_FORMAT: "is not in UTC"},
         ),
+        (
+            dict(JsonFormatter=CopiesEveryAttribute, parse_value=minimum_always, PushdownReader=UnitesDeviceFilters,
+                 sum_task_metrics=rounds_to_hundredths),
+            {LOG_FORMAT: "which every record has: copy only the attributes the call passed with extra=",
+             VALIDATION: "an int option without a minimum refused -3 (TypeError",
+             PUSH_SPLIT: "it does not add to the first", DRIVER_SUM: "round the sum to milliseconds, round(seconds, 3)"},
+        ),
     ],
     ids=["secret-in-log-metrics-not-returned-seconds-unrounded", "accepts-bad-value-claims-all-no-retries-template",
-         "no-context-sums-none-keeps-in-permissive-extras-unredacted", "no-stage-bool-of-text-replaces-local-time"],
+         "no-context-sums-none-keeps-in-permissive-extras-unredacted", "no-stage-bool-of-text-replaces-local-time",
+         "every-attribute-minimum-always-unites-devices-hundredths"],
 )
 def test_mistakes_fail_with_the_reason(spark, spark_service_url, service, solution, mistakes, expected, worker_features):
     if not HAS_PUSHDOWN:  # Spark 4.0: the check skips the pushdown requirements

@@ -63,6 +63,7 @@ def unit_test_by_sets(plan_id_ranges):
             owners = [p for p in plan if p.id_gte <= i < p.id_lt]
             assert len(owners) == (1 if id_gte <= i < id_lt else 0), (i, plan)
         assert sorted(p.index for p in plan) == list(range(len(plan)))
+        assert {p.id_lt for p in plan[:-1]} == {p.id_gte for p in plan[1:]}, plan  # the bounds chain
     assert plan_id_ranges(3, 3, 2) == [EmptyPartition()]
 
 
@@ -173,6 +174,15 @@ def unit_test_without_the_indexes(plan_id_ranges):
     assert plan_id_ranges(5, 5, 3) == [EmptyPartition()]
 
 
+def unit_test_without_the_chain(plan_id_ranges):
+    for id_gte, id_lt, parts in [(0, 10, 3), (5, 6, 4), (-7, 100, 8)]:
+        plan = plan_id_ranges(id_gte, id_lt, parts)
+        assert [i for p in plan for i in range(p.id_gte, p.id_lt)] == list(range(id_gte, id_lt))
+        assert 1 <= len(plan) <= parts and [p.index for p in plan] == list(range(len(plan)))
+        assert len(plan) >= 2 or id_lt - id_gte < 2  # the mistake: nothing says each id_lt is the next id_gte
+    assert plan_id_ranges(5, 5, 3) == [EmptyPartition()]
+
+
 def unit_test_that_fails_on_correct_code(plan_id_ranges):
     for id_gte, id_lt, parts in [(0, 10, 3), (5, 6, 4)]:
         plan = plan_id_ranges(id_gte, id_lt, parts)
@@ -271,6 +281,8 @@ def test_every_broken_plan_breaks_its_rule():
         (unit_test_without_nothing_to_read, UNIT_CATCHES,
          "an empty list when there is nothing to read: plan_id_ranges(5, 5, 3) returned []"),
         (unit_test_without_the_indexes, UNIT_CATCHES, "ranges numbered from 1: plan_id_ranges(0, 10, 3) returned #1 [0, 3) #2 [3, 6) #3 [6, 10)"),
+        (unit_test_without_the_chain, UNIT_CATCHES,
+         "empty ranges [0, 0) added up to numPartitions: plan_id_ranges(5, 6, 4) returned"),
         (unit_test_that_fails_on_correct_code, UNIT_PASSES,
          "on the correct plan_id_ranges your test failed: AssertionError: 1 ranges for 4"),
     ],

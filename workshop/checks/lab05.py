@@ -19,6 +19,9 @@ changes the outcome):
   with rows and without): INVISIBLE (tasks of 25, 0 and 7 rows).
 - The commit carries the write's commit id, so the same commit sent again publishes nothing:
   COMMIT_ID.
+- The commit may be sent again after a lost answer only when it carries a commit id: COMMIT_RETRY
+  (the writer's client drops the answer to the first POST .../commit after the service applied
+  it; a commit not marked idempotent then fails the write).
 - A write without rows is committed too: append creates the table (`post_to_table`, for writers
   that never ran `prepare`), overwrite empties it: EMPTY_WRITE.
 - `abort` discards the stage of every message that names one, taking None for a failed task: ABORT.
@@ -35,9 +38,10 @@ changes the outcome):
   session time zone in Los Angeles and an instant at 0001-01-01T00:00Z, which
   `batch.to_pylist()` would put in year 0 (outside Python's datetime).
 
-Not tested here: the request count in the message (`send` replaces it with the client's), retries
-after a lost answer (lab 09; `idempotent=` on the commit), the modes `error` and `ignore` (Spark
-refuses them before the writer is made), and the stages of tasks whose process died
+Not tested here: the request count in the message (`send` replaces it with its client's count, so
+the lab asks `_stage` to count rows only), retries of the other requests (lab 09), a commit without
+a commit id sent again (a batch write's commit always has one), the modes `error` and `ignore`
+(Spark refuses them before the writer is made), and the stages of tasks whose process died
 (`discard_leftover_stages` is given, and Spark calls abort() without waiting for the tasks it
 cancels, so an open stage after a failed write on Spark is no fault of the learner's).
 """
@@ -60,6 +64,7 @@ BATCHES = "write() stages its rows in batches of batchSize, and a task without r
 WRITE_ID = "write() stages under the write's id, so commit() and abort() find stages that tasks left"
 INVISIBLE = "rows stay invisible until commit(), which publishes them all"
 COMMIT_ID = "commit() carries the write's commit id: the same commit sent again publishes nothing"
+COMMIT_RETRY = "commit() with a commit id is sent again when its answer is lost"
 EMPTY_WRITE = "commit() of a write without rows: append creates the table, overwrite empties it"
 ABORT = "abort() discards the staged rows, and takes None for a failed task"
 NO_OPEN_STAGE = "a task that fails inside write() discards its own stage"
@@ -271,6 +276,43 @@ def commit_twice_publishes_once(c):
         return f"commit() sent a second time left {seen} rows, not 32: send the write's commit id with the commit"
 
 
+def commit_answer_lost(c):
+    """The commit is applied, then its answer is lost (as after a reset): publish must send it again."""
+    import requests
+
+    from solutions.client import PracticeClient, ServiceError
+
+    lost = []
+
+    class LosesTheFirstCommitAnswer(PracticeClient):
+        def _attempt(self, method, path, *args, **kwargs):
+            answer = super()._attempt(method, path, *args, **kwargs)
+            if method == "POST" and path.endswith("/commit") and not lost:
+                lost.append(path)
+                reset = requests.exceptions.ConnectionError(ConnectionResetError(104, "Connection reset by peer"))
+                raise ServiceError(f"{method} {path}: connection reset (the check dropped the commit's answer)",
+                                   cause=reset)
+            return answer
+
+    table = new_name("lab05")
+    writer = c.writer(table)
+    messages = [writer.write(iter(c.rows(12)))]
+    writer.client_class = LosesTheFirstCommitAnswer
+    try:
+        writer.commit(messages)
+    except Exception as error:
+        return (
+            f"commit() failed when the answer to its POST .../commit was lost (the service had published it): "
+            f"{type(error).__name__}: {error}. A commit that carries a commit id is safe to send again: post it with "
+            "idempotent=True when commit_id is given (and only then)"
+        )
+    if not lost:
+        return "commit() sent no POST .../commit through the writer's client (self.client_class)"
+    seen = c.visible(table)
+    if seen != 12:
+        return f"after a commit whose answer was lost and which was sent again, the table shows {seen} rows, not 12"
+
+
 def commits_empty_writes(c):
     table = new_name("lab05")
     writer = c.writer(table)
@@ -444,6 +486,7 @@ def check(report, PracticeBatchWriter, PracticeArrowWriter, url, service=None):
     report.require(WRITE_ID, stages_under_the_write_id, c)
     report.require(INVISIBLE, invisible_until_commit, c)
     report.require(COMMIT_ID, commit_twice_publishes_once, c)
+    report.require(COMMIT_RETRY, commit_answer_lost, c)
     report.require(EMPTY_WRITE, commits_empty_writes, c)
     report.require(ABORT, abort_discards, c)
     report.require(NO_OPEN_STAGE, failing_task_discards_its_stage, c)

@@ -27,17 +27,21 @@ TOKEN_REQUEST (`_new_token` through `ensure_token`)
   requests (3600 s assumed).
 - Each new token is registered with `remember_secret` (`redact` hides it).
 TOKEN_ERROR: an answer without `access_token` is an `AuthError` that names the token URL and never
-  the form (the form holds the client secret).
+  the form (the form holds the client secret): an error object, and a JSON list (not an object).
 CACHE (`ensure_token`)
 - One token per process: a second authenticator with the same options gets the first one's token
   without a request.
 - Keyed by `cache_key()`: an authenticator with another `tokenScope` gets a token of its own.
 - Not fetched again while it is valid: at 60 % of a 1 s lifetime the cached token is used.
 - Fetched again before it expires (10 % of the lifetime early): at 95 % a new one is fetched.
-- Not tested: the 60 s cap on how early (it needs a token that lives over 600 s and a wait of
-  nine minutes, or a fake clock the learner's code need not read); the lock (CPython's dict
-  operations are atomic, so no input shows a difference).
+- At most 60 s early: a token answer without expires_in (3600 s) is used again at 3539.5 s and
+  fetched again at 3540.5 s (the check moves `time.monotonic()` and `time.time()` forward in
+  its own process; 10 % early would refetch at 3240 s, a lifetime of 3599 or 3601 s by 3539.5 or
+  at 3541).
+- Not tested: the lock (CPython's dict operations are atomic, so no input shows a difference),
+  the instant `now == refresh after` exactly (no input makes two float clock readings equal).
 REFRESH (`refresh`)
+- `refresh()` drops the token from `self.token` too (called directly).
 - After a 401 (the service revokes the token early) the client's one retry fetches exactly one
   new token and gets its answer: the token must leave the process cache and `self.token`.
 - Only that token leaves: a token cached under another scope is still used afterwards.
@@ -172,7 +176,7 @@ class TokenEndpoint:
 
         self.asked.append((url, dict(form)))
         if self.answer is not None:
-            return dict(self.answer)
+            return dict(self.answer) if isinstance(self.answer, dict) else self.answer
         answer = requests.post(self.real_url, data=form, timeout=10)
         if answer.status_code >= 400:
             raise RuntimeError(f"the token endpoint answered HTTP {answer.status_code}")
@@ -287,26 +291,26 @@ def token_request(context):
 def token_error(context):
     from solutions.auth import AuthError
 
-    refused = context.endpoint(answer={"error": "invalid_scope"})
-    authenticator = context.Authenticator(context.options("broken"))
-    try:
-        authenticator.ensure_token(refused)
-    except Exception as error:
-        text = f"{error!r} {error}"
-        if SECRET in text:
-            return (
-                "when the token endpoint answered without an access_token, the error showed the client secret: "
-                "name the token URL, never the form"
-            )
-        if not isinstance(error, AuthError):
-            return (
-                f"an answer without an access_token raised {type(error).__name__}: {error}; raise an AuthError "
-                "naming the token URL, so the user learns which credential failed"
-            )
-        if context.token_url not in str(error):
-            return f"the AuthError for an answer without an access_token does not name the token URL: {error}"
-    else:
-        return "ensure_token() accepted an answer without an access_token: raise an AuthError naming the token URL"
+    # An error object, and a JSON answer that is not an object at all (a proxy's list or string).
+    for answer in ({"error": "invalid_scope"}, ["invalid_scope"]):
+        refused = context.endpoint(answer=answer)
+        authenticator = context.Authenticator(context.options("broken"))
+        what = f"an answer without an access_token ({json.dumps(answer)})"
+        try:
+            authenticator.ensure_token(refused)
+        except Exception as error:
+            text = f"{error!r} {error}"
+            if SECRET in text:
+                return f"when the token endpoint gave {what}, the error showed the client secret: name the token URL, never the form"
+            if not isinstance(error, AuthError):
+                return (
+                    f"{what} raised {type(error).__name__}: {error}; raise an AuthError naming the token URL, so the "
+                    "user learns which credential failed (the answer may not even be a JSON object)"
+                )
+            if context.token_url not in str(error):
+                return f"the AuthError for {what} does not name the token URL: {error}"
+        else:
+            return f"ensure_token() accepted {what}: raise an AuthError naming the token URL"
 
 
 def cache(context):
@@ -348,6 +352,41 @@ def cache(context):
                 f"with {1 - share:.0%} of a {LIFETIME:g} s lifetime left the cached token was used again: fetch a new "
                 "one before it expires (10 % of the lifetime early, at most 60 s), or requests meet expired tokens"
             )
+    # An hour's token (no expires_in: 3600 s) is fetched again 60 s before it expires (10 % would be 360 s).
+    from solutions.auth import forget_tokens
+
+    forget_tokens()  # a token of an earlier run of the check would be due at another moment
+    hourly = context.Authenticator(context.options("cache-hour"))
+    endpoint = context.endpoint(answer={"access_token": "lab08-hour-token", "token_type": "Bearer"})
+    with clock_moved() as clock:
+        hourly.ensure_token(endpoint)
+        for clock.by, must_fetch in ((3539.5, False), (3540.5, True)):
+            before = len(endpoint.asked)
+            hourly.ensure_token(endpoint)
+            fetched = len(endpoint.asked) > before
+            if fetched != must_fetch:
+                did = "fetched a new token" if fetched else "used the cached token"
+                return (
+                    f"{clock.by:g} s after a token answer without expires_in, ensure_token() {did}: assume a lifetime "
+                    "of 3600 s and refresh 60 s before it ends (min(60 s, 10 % of the lifetime)), at 3540 s"
+                    " (the check moves time.monotonic() and time.time() forward)"
+                )
+
+
+@contextlib.contextmanager
+def clock_moved():
+    """time.monotonic() and time.time() moved forward by `clock.by` seconds, in this process only,
+    so a token's hour can pass at once (no Spark runs meanwhile)."""
+    import types
+
+    real_monotonic, real_time = time.monotonic, time.time
+    clock = types.SimpleNamespace(by=0.0)
+    time.monotonic = lambda: real_monotonic() + clock.by
+    time.time = lambda: real_time() + clock.by
+    try:
+        yield clock
+    finally:
+        time.monotonic, time.time = real_monotonic, real_time
 
 
 def refresh(context):
@@ -361,6 +400,13 @@ def refresh(context):
         authenticator_class = learners
 
     forget_tokens()
+    dropped = context.Authenticator(context.options("refresh-drop"))
+    dropped.ensure_token(context.endpoint())
+    refused = dropped.token
+    dropped.refresh()
+    if refused is not None and dropped.token == refused:
+        return ("refresh() left the refused token in self.token: drop it from the process cache (under "
+                "self.cache_key()) and from self.token, so no request sends it again")
     kept = context.endpoint()
     for _ in range(2):
         context.Authenticator(context.options("refresh-other")).ensure_token(kept)

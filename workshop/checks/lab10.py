@@ -61,6 +61,8 @@ from workshop.checks import new_name, practice_service, spark_error_text
 WINDOW = ("2026-01-01T00:00:00Z", "2026-01-01T00:02:00Z")  # a small part of the events
 PUSHDOWN_CONF = "spark.sql.python.filterPushdown.enabled"
 
+# What every LogRecord has (the line's own fields aside): never copied as if it came from extra=.
+LOG_RECORD_ATTRIBUTES = set(vars(logging.LogRecord("x", logging.INFO, "", 0, "", (), None))) | {"asctime", "taskName"}
 LOG_FORMAT = "the formatter writes one JSON object per line: ts (UTC), level, logger, message and the extra fields"
 NO_SECRETS = "no secret reaches a log line"
 LOG_IN_TASKS = "on Spark, each task's log line carries its partition id, attempt and stage"
@@ -233,6 +235,10 @@ def log_format(lab):
         if entry[key] != value:
             return f"logger.info('read %d rows', 5) gave {key}={entry[key]!r}, expected {value!r}" + (
                 " (record.msg is the template; record.getMessage() puts the arguments in)" if key == "message" else "")
+    standard = sorted(set(entry) & LOG_RECORD_ATTRIBUTES)
+    if standard:
+        return (f"the line carries the LogRecord attribute(s) {', '.join(standard)}, which every record has: copy only "
+                "the attributes the call passed with extra= (those not in self.STANDARD)")
     if "ts" not in entry:
         return f"the line {entry} has no 'ts' (the time of the record, record.created)"
     try:
@@ -252,8 +258,9 @@ def log_format(lab):
     except ValueError:
         failed = format_one(lab.JsonFormatter(), logging.ERROR, "it failed", exc_info=sys.exc_info())
     entry = parse_line(failed)  # one line also with a traceback
-    if "the check's own error" not in json.dumps(entry):
-        return "a line logged with exc_info does not carry the exception: add self.formatException(record.exc_info)"
+    if "the check's own error" not in str(entry.get("exception", "")):
+        return ("a line logged with exc_info has no 'exception' field with the traceback: add "
+                "entry['exception'] = self.formatException(record.exc_info)")
 
 
 def no_secrets(lab):
@@ -348,7 +355,7 @@ def driver_sum(lab):
     from solutions.writer import PracticeCommitMessage
 
     messages = [
-        PracticeCommitMessage(0, rows=10, bytes=100, requests=2, retries=1, seconds=0.1),
+        PracticeCommitMessage(0, rows=10, bytes=100, requests=2, retries=1, seconds=0.1114),
         None,
         PracticeCommitMessage(2, rows=5, bytes=50, requests=1, seconds=0.2),
     ]
@@ -356,13 +363,13 @@ def driver_sum(lab):
         totals = lab.sum_task_metrics(messages)
     except (TypeError, AttributeError) as error:
         return f"sum_task_metrics failed on [message, None, message] ({error}): Spark passes None for a failed task; skip it"
-    expected = {"tasks": 2, "rows": 15, "bytes": 150, "requests": 3, "retries": 1, "seconds": 0.3}
+    expected = {"tasks": 2, "rows": 15, "bytes": 150, "requests": 3, "retries": 1, "seconds": 0.311}
     for name, value in expected.items():
         got = totals.get(name) if isinstance(totals, dict) else totals
         if got != value:
-            why = (": round the sum to milliseconds (0.1 + 0.2 is 0.30000000000000004 in floats)"
-                   if name == "seconds" and isinstance(got, float) and abs(got - value) < 1e-6 else "")
-            return f"for two tasks (10 and 5 rows, 0.1 and 0.2 s) and a failed one (None), {name} is {got!r}, not {value}{why}"
+            why = (": round the sum to milliseconds, round(seconds, 3)"
+                   if name == "seconds" and isinstance(got, float) and abs(got - value) < 0.01 else "")
+            return f"for two tasks (10 and 5 rows, 0.1114 and 0.2 s) and a failed one (None), {name} is {got!r}, not {value}{why}"
     for case in ([None, None], []):
         totals = lab.sum_task_metrics(case)
         zeros = {"tasks": 0, "rows": 0, "bytes": 0, "requests": 0, "retries": 0, "seconds": 0}
@@ -429,9 +436,9 @@ BAD_VALUES = [
     ("verifyTls", "1", ("verifyTls", "1", "true or false")),
     ("numPartitions", "0", ("numPartitions", "0", "at least 1")),
     ("batchSize", "-5", ("batchSize", "-5", "at least 1")),
-    ("numPartitions", "four", ("numPartitions", "four")),
-    ("pageSize", "3.0", ("pageSize", "3.0")),
-    ("resource", "orders", ("resource", "orders", "events", "entities", "kv")),
+    ("numPartitions", "four", ("numPartitions", "four", "whole number")),
+    ("pageSize", "3.0", ("pageSize", "3.0", "whole number")),
+    ("resource", "orders", ("resource", "orders", "one of events, entities, kv")),
     ("mode", "lenient", ("mode", "lenient", "PERMISSIVE", "DROPMALFORMED", "FAILFAST")),
 ]
 
@@ -455,6 +462,16 @@ def validation(lab):
                 return f"the error for {name}={text!r} says {str(error)!r}; it should name {', '.join(map(repr, missing))}"
             continue
         return f"{name}={text!r} was accepted as {got!r}: refuse it with a ValueError naming the option and what is allowed"
+    from solutions.options import Option
+
+    unbounded = Option("lab10Offset", "int", 0, "an int option without a minimum (the check's own)")
+    try:
+        got = lab.parse_value(unbounded, "-3")
+    except Exception as error:
+        return (f"an int option without a minimum refused -3 ({type(error).__name__}: {error}): apply "
+                "option.minimum only when there is one (it is None otherwise)")
+    if got != -3:
+        return f"an int option without a minimum gave {got!r} for '-3', expected -3"
 
 
 def validation_on_spark(lab):
@@ -526,19 +543,19 @@ def push_split(lab):
     want = sorted(record["seq"] for record in expected_records(lab))
     reader = pushdown_reader(lab, "DROPMALFORMED")
     service_filters = [EqualTo(("kind",), "click"), In(("device_id",), DEVICES)]
-    spark_filters = [GreaterThan(("value",), 50.0), StringStartsWith(("kind",), "cl"), EqualTo(("kind",), "view,click"),
-                     Not(EqualTo(("device_id",), 4)), In(("device_id",), (3, "5"))]
-    returned = list(reader.pushFilters(service_filters + spark_filters) or [])
     why = {
-        "GreaterThan": "the service cannot filter on value",
-        "StringStartsWith": "the service matches kinds exactly, not by prefix",
-        "EqualTo": "the service would split kind='view,click' at the comma and return views and clicks",
-        "Not": "the service cannot exclude values",
-        "In": "a device id given as the string '5' is not what the service's device_id means",
+        GreaterThan(("value",), 50.0): "the service cannot filter on value",
+        EqualTo(("event_id",), "e-1"): "the service filters only device_id and kind",
+        StringStartsWith(("kind",), "cl"): "the service matches kinds exactly, not by prefix",
+        EqualTo(("kind",), "view,click"): "the service would split kind='view,click' at the comma and return views and clicks",
+        Not(EqualTo(("device_id",), 4)): "the service cannot exclude values",
+        In(("device_id",), (3, "5")): "a device id given as the string '5' is not what the service's device_id means",
     }
+    spark_filters = list(why)
+    returned = list(reader.pushFilters(service_filters + spark_filters) or [])
     for condition in spark_filters:
         if condition not in returned:
-            return (f"pushFilters kept {condition!r}, but {why[type(condition).__name__]}: return it, so Spark applies "
+            return (f"pushFilters kept {condition!r}, but {why[condition]}: return it, so Spark applies "
                     "it (Spark does not check the rows against a filter you keep)")
     for condition in service_filters:
         if condition in returned:
@@ -556,6 +573,15 @@ def push_split(lab):
         return (f"after kind = 'click' then kind IN ('click', 'view') (both kept), the reader read {len(got)} rows, not "
                 f"the {len(want)} clicks: a second filter on a column narrows the read further (intersect the sets), "
                 "it does not replace the first")
+    one_device = pushdown_reader(lab, "DROPMALFORMED")
+    on_device = [In(("device_id",), DEVICES), EqualTo(("device_id",), DEVICES[0])]
+    returned = list(one_device.pushFilters([EqualTo(("kind",), "click")] + on_device) or [])
+    got = seqs_read(lab, one_device)
+    only = sorted(record["seq"] for record in expected_records(lab) if record["device_id"] == DEVICES[0])
+    if any(condition not in returned for condition in on_device) and got != only:
+        return (f"after device_id IN {DEVICES} then device_id = {DEVICES[0]} (both kept), the reader read {len(got)} "
+                f"rows, not the {len(only)} clicks of device {DEVICES[0]}: a second filter on a column narrows the read "
+                "further (intersect the sets), it does not add to the first")
     permissive = pushdown_reader(lab, "PERMISSIVE")
     service_filters = [EqualTo(("kind",), "click"), In(("device_id",), DEVICES)]
     returned = list(permissive.pushFilters(service_filters) or [])

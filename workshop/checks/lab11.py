@@ -20,6 +20,8 @@ UNIT_CATCHES: the learner's unit test fails on a `plan_id_ranges` that breaks ea
   (integer-division widths: (0, 10, 3) never reads id 9);
 - at most num_partitions ranges: one range too many; more than one when there is room: one range
   whatever numPartitions says;
+- bounds that chain (each `id_lt` the next `id_gte`): empty ranges [0, 0) added up to
+  numPartitions (every id is still read once, so only a test of the chain sees it: (5, 6, 4));
 - numbered 0, 1, 2, ...: numbered from 1;
 - [EmptyPartition()], never [], when there is nothing to read: [] for (5, 5) and a bound None.
 INTEGRATION_PASSES: the learner's integration test passes with the reference data source.
@@ -53,7 +55,7 @@ FAR_PAST, FAR_FUTURE = "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z"  # ground 
 INTEGRATION_PARTITIONS = 4  # what the lab asks for ("a few partitions")
 
 UNIT_PASSES = "your unit test passes on the reference plan_id_ranges"
-UNIT_CATCHES = "your unit test fails on each broken plan_id_ranges (overlaps, gaps, lost ids, counts, numbering, [])"
+UNIT_CATCHES = "your unit test fails on each broken plan_id_ranges (overlaps, gaps, lost ids, counts, chains, numbering, [])"
 INTEGRATION_PASSES = "your integration test passes on Spark with the reference data source"
 INTEGRATION_CATCHES = "your integration test fails on Spark with a data source that loses a partition or a column"
 PIPELINE_ROWS = "read_events returns exactly the service's events of the window, and start or end alone when given"
@@ -156,6 +158,15 @@ def numbered_from_one(id_gte, id_lt, num_partitions):
     return [IdRangePartition(p.index + 1, p.id_gte, p.id_lt) for p in planned]
 
 
+def pads_with_empty_ranges(id_gte, id_lt, num_partitions):
+    """Fills up to num_partitions with empty ranges [0, 0): every id still read once, but the bounds
+    no longer chain, and Spark runs tasks that read nothing."""
+    planned = plan_id_ranges(id_gte, id_lt, num_partitions)
+    if planned == [EmptyPartition()]:
+        return planned
+    return planned + [IdRangePartition(index, 0, 0) for index in range(len(planned), num_partitions)]
+
+
 # (what the broken plan does, the smallest call that shows it, the rule a test must assert)
 BROKEN_PLANS = {
     overlapping_ranges: ("ranges that overlap (inclusive ends)", (0, 10, 3),
@@ -169,6 +180,8 @@ BROKEN_PLANS = {
     numbered_from_one: ("ranges numbered from 1", (0, 10, 3), "the ranges are numbered 0, 1, 2, ..."),
     empty_list_for_nothing: ("an empty list when there is nothing to read", (5, 5, 3),
                              "nothing to read gives [EmptyPartition()], never []"),
+    pads_with_empty_ranges: ("empty ranges [0, 0) added up to numPartitions", (5, 6, 4),
+                             "the bounds chain: each range's id_lt is the next one's id_gte"),
 }
 
 

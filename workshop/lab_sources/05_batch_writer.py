@@ -93,7 +93,7 @@ print("after commit:", requests.get(f"{lab.url}/v1/tables/{table}", timeout=10).
 # - `_stage(client, json_rows, message)` (executors, called by `send`, which `write` calls and
 #   which returns the message): for each batch of `options["batchSize"]` rows, create the stage
 #   on the first batch with `self.create_stage(client, message.write_id)` (under the write's id),
-#   post the batch to it, and count rows and requests in `message`. Post with
+#   post the batch to it, and count the rows written in `message.rows`. Post with
 #   `self.post_rows(client, path, batch, key, batch_number)`: it sends an `Idempotency-Key`, so a
 #   retried request cannot stage a batch twice (lab 09), and returns `(written, already_present)`
 #   (the second is for the idempotent protocol; a stage's rows are all written). On any

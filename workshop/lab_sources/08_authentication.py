@@ -244,7 +244,8 @@ entities.explain(True)
 
 with open(log_file) as lines:
     logged = [json.loads(line) for line in lines if line.strip()]
-fetches = [entry["pid"] for entry in logged if entry["message"].startswith("got a new access token")]
+fetches = [entry["pid"] for entry in logged  # each token fetched: the client's line for the token request
+           if entry.get("request", "").endswith("/oauth/token") and entry.get("status") == 200]
 tasks = [entry["pid"] for entry in logged if entry["message"].startswith("read partition")]
 print(f"{len(tasks)} tasks ran in {len(set(tasks))} Python worker(s); tokens fetched per process:",
       {pid: fetches.count(pid) for pid in sorted(set(fetches))})
