@@ -238,6 +238,29 @@ def pages_of_what_is_new(client, after_seq, until_seq, page_size):
         after_seq += len(items)
 
 
+def plan_with_empty_ranges(after_seq, until_seq, num_partitions):
+    if until_seq <= after_seq:
+        return []
+    parts = num_partitions  # the mistake: more partitions than seqs leaves some empty
+    bounds = [after_seq + (until_seq - after_seq) * i // parts for i in range(parts + 1)]
+    return [SeqRangePartition(index, low, high) for index, (low, high) in enumerate(zip(bounds, bounds[1:]))]
+
+
+def pages_of_everything(client, after_seq, until_seq, page_size):
+    while after_seq < until_seq:  # the mistake: one request for the whole range, whatever pageSize says
+        items = client.get("/v1/events/feed", {"after_seq": after_seq, "until_seq": until_seq,
+                                               "limit": until_seq - after_seq})["items"]
+        if not items:
+            raise ServiceError(f"no events after seq {after_seq}")
+        yield items
+        after_seq += len(items)
+
+
+class EmptyRangesAndOnePage(WithFunctions):
+    plan = staticmethod(plan_with_empty_ranges)
+    pages = staticmethod(pages_of_everything)
+
+
 class OverlappingRanges(WithFunctions):
     plan = staticmethod(plan_overlapping)
 
@@ -338,6 +361,7 @@ MISTAKES = [
     (RoundedFloatsAndStopsQuietly, {PARTITIONS: "near 10**17", LOST_EVENTS: "returned 3 rows without an error"}),
     (StandInAndAsksAgain, {PARTITIONS: "for an empty batch", LOST_EVENTS: "did not finish within"}),
     (ReadsWhatIsNew, {REPLAY: "not for whatever it has"}),
+    (EmptyRangesAndOnePage, {PARTITIONS: "each holding at least one seq", REPLAY: "was read in 1 request(s) to the feed, not 9"}),
     (IgnoresTheReadLimit, {LIMIT: "the batch takes at most 100 events", ON_SPARK: "with maxRecordsPerTrigger="}),
     (IgnoresAvailableNow, {LIMIT: "never go past self.available_now_seq"}),
     (CapsTheLegacyLatestOffset, {LEGACY: "not at the feed's end", ON_SPARK: "Trigger.AvailableNow stopped early",

@@ -85,6 +85,7 @@ class LoopRetrier(resilience.Retrier):
     no_answer = "neutral"  # what a fatal failure without an answer tells the breaker
     extra_retries = 0  # -1: the mistake of stopping at number >= limit
     extra_budget = 0  # 1: the mistake of stopping at self.retries > task_budget
+    fails_fast = True  # False: the mistake of waiting to retry after the breaker opened
 
     def call(self, attempt, what, idempotent=True, max_retries=None):
         limit = self.policy.max_retries if max_retries is None or not self.honours_max_retries_argument else max_retries
@@ -101,10 +102,10 @@ class LoopRetrier(resilience.Retrier):
                         told = "success" if answered else self.no_answer
                         if told == "failure" and self.breaker.record_failure(reason):
                             raise self.breaker.open_error() from error
-                        if told != "failure":
+                        if told in ("success", "neutral"):
                             getattr(self.breaker, f"record_{told}")()
                     raise
-                if self.feeds_breaker and self.breaker.record_failure(reason):
+                if self.feeds_breaker and self.breaker.record_failure(reason) and self.fails_fast:
                     raise self.breaker.open_error() from error
                 spent = number > limit + self.extra_retries or self.retries >= self.policy.task_budget + self.extra_budget
                 if (self.checks_idempotency and not may_retry(verdict, idempotent)) or (self.budgets and spent):
@@ -279,6 +280,14 @@ class NoAnswerAsFailure(LoopRetrier):
     no_answer = "failure"  # the mistake: a TLS error counts against the service
 
 
+class NoAnswerTellsNothing(LoopRetrier):
+    no_answer = "nothing"  # the mistake: a half-open trial that got no answer is never freed
+
+
+class WaitsAfterOpening(LoopRetrier):
+    fails_fast = False  # the mistake: waits to retry, then before_attempt() raises the breaker's error
+
+
 class NoBudget(LoopRetrier):
     budgets = False  # the mistake: retries until the breaker stops it, or for ever
 
@@ -337,6 +346,8 @@ def test_correct_code_meets_each_requirement(requirement, code):
         (BREAKER, dict(retrier=NoBreaker), "did not open the breaker"),
         (BREAKER, dict(retrier=NoAnswerAsSuccess), "took 3 more failures to open, not 1"),
         (BREAKER, dict(retrier=NoAnswerAsFailure), "(a TLS error) opened the breaker (threshold 3)"),
+        (BREAKER, dict(retrier=NoAnswerTellsNothing), "call record_neutral() for such a failure, which frees the trial"),
+        (BREAKER, dict(retrier=WaitsAfterOpening), "call() waited 3 times, not 2"),
     ],
 )
 @pytest.mark.usefixtures("pickled_by_value")

@@ -21,9 +21,11 @@ changes the outcome):
   PARTITIONS, on the partitions' bounds themselves (what the given `read` reads): sizes that
   separate floor from ceiling (200 seqs in 7, 3 seqs in 8), a single seq, start == end, end
   before start, and seqs near 10**17, where float arithmetic loses the exact bounds. At least two
-  ranges when the batch and numPartitions allow it (parallel tasks).
+  ranges when the batch and numPartitions allow it (parallel tasks); none empty (3 seqs after seq
+  10 in 8: `until + after` for the count would plan 8, five of them empty).
 - `read` asks for the closed range, so a replay returns exactly the same rows after new events
-  arrived: REPLAY (a partition of 60 seqs in pages of 7, read, 30 events appended, read again).
+  arrived: REPLAY (a partition of 60 seqs in pages of 7, read, 30 events appended, read again),
+  at most pageSize items a request (9 requests for those 60 seqs).
 - Pages are counted, not read for their seqs (a truncated record has none): MALFORMED_ITEMS, on a
   feed where a truncated record ends a page.
 - An empty page before until_seq is an error (ServiceError), never fewer rows: LOST_EVENTS (a
@@ -226,6 +228,11 @@ def chain_problem(planned, after, until, parts):
     backwards = [p for p in planned if p.until_seq < p.after_seq]
     if backwards:
         return f"{batch} planned {backwards[0]!r}, which ends before it starts"
+    empty = [p for p in planned if p.until_seq == p.after_seq]
+    if empty:
+        return (f"{batch} planned {len(planned)} partitions for {until - after} seqs, {len(empty)} of them empty "
+                f"({empty[0]!r}): plan at most min(numPartitions, seqs) of them, each holding at least one seq (an "
+                "empty partition is a task that reads nothing)")
     if until - after >= 2 and parts >= 2 and sum(p.until_seq > p.after_seq for p in planned) < 2:
         return (f"{batch} put all {until - after} seqs in one partition: split a batch into up to numPartitions "
                 "ranges, so that tasks read in parallel")
@@ -252,7 +259,9 @@ def replay_is_deterministic(c):
     after, until = 60, 120
     one = c.reader(numPartitions=1, pageSize=7)  # several pages per partition
     (partition,) = one.partitions(make_offset(after), make_offset(until))
+    asked = c.feed.request_counts().get(("GET", "/v1/events/feed"), 0)
     first = list(one.read(partition))
+    asked = c.feed.request_counts().get(("GET", "/v1/events/feed"), 0) - asked
     got, want = c.seqs(first), list(range(after + 1, until + 1))
     if got != want:
         outside = sorted(set(got) - set(want))
@@ -260,6 +269,12 @@ def replay_is_deterministic(c):
         return (
             f"the partition ({after}, {until}] read {how} (seq {min(got, default=None)} to {max(got, default=None)}): "
             "read exactly after_seq < seq <= until_seq, asking the feed with until_seq, not for whatever it has"
+        )
+    pages = -(-(until - after) // 7)
+    if asked != pages:
+        return (
+            f"the partition ({after}, {until}] with pageSize=7 was read in {asked} request(s) to the feed, not "
+            f"{pages}: ask for at most pageSize items a page (limit = min(page_size, the seqs left))"
         )
     c.feed.append_events(30)  # new events must not leak into a closed range
     again = list(one.read(partition))

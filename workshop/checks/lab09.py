@@ -49,10 +49,18 @@ BREAKER
   does not open it at threshold 3.
 - A fatal failure without an answer (a TLS error) says nothing (record_neutral): after 503, 503 and
   one, the next 503 opens it; counted as a success it would not, as a failure it opens too soon.
+  And as the half-open trial (threshold 1, a clock moved past the cooldown) it frees the trial:
+  the next request goes out (without record_neutral every later request is refused).
+- The breaker's error is raised as soon as record_failure() says it opened: 2 waits, not 3,
+  for threshold 3.
 ON_SPARK: a read of 3 partitions while 30 % of requests fail (429, 500, 503, resets) equals ground
   truth, and the tasks' metrics count the retries.
 OUTAGE: a read from a service that answers every request with 503 stops within 30 s with the
   circuit breaker's message (breakerThreshold=5, maxRetries=20: without the breaker, far slower).
+
+Not tested: the retry's log line (the lab asks for none; the tasks' metrics count retries), the
+reason classify gives for a fatal status (call() re-raises the error unchanged, so it is never
+shown).
 """
 import json
 import os
@@ -113,11 +121,12 @@ class Context:
         self.classify = classify
         self.Retrier = Retrier
 
-    def retrier(self, waits=None, threshold=1000, policy=None, **settings):
-        """The learner's Retrier with the reference policy (so a wrong delay() cannot confuse these tests)."""
+    def retrier(self, waits=None, threshold=1000, policy=None, clock=None, **settings):
+        """The learner's Retrier with the reference policy (so a wrong delay() cannot confuse these tests);
+        `clock` replaces the breaker's (a 60 s cooldown), so a test can let the cooldown pass at once."""
         settings = {"base_delay": 0.01, "max_delay": 5.0, "max_retries": 10, "task_budget": 100,
                     "breaker_threshold": threshold, "breaker_cooldown": 60.0, **settings}
-        breaker = resilience.CircuitBreaker("http://lab09-check", threshold, 60.0)
+        breaker = resilience.CircuitBreaker("http://lab09-check", threshold, 60.0, **({"clock": clock} if clock else {}))
         sleep = waits.append if waits is not None else (lambda seconds: None)
         return self.Retrier(policy or resilience.RetryPolicy(**settings), breaker, sleep=sleep)
 
@@ -351,7 +360,8 @@ def breaker(context):
     from solutions.client import ServiceError
     from solutions.resilience import CircuitOpenError
 
-    runner = context.retrier(threshold=3)
+    waits = []
+    runner = context.retrier(waits=waits, threshold=3)
     script = Script(*[error(503) for _ in range(20)])
     try:
         runner.call(script, "GET /check")
@@ -360,6 +370,12 @@ def breaker(context):
     except CircuitOpenError:
         if script.calls != 3:
             return f"the breaker (threshold 3) opened after {script.calls} failed attempts, not 3"
+        if len(waits) != 2:
+            return (
+                f"the breaker (threshold 3) opened at the 3rd failed attempt, and call() waited {len(waits)} times, "
+                "not 2: when record_failure() returns True, raise self.breaker.open_error() at once, without waiting "
+                "to retry (no request may go out anyway)"
+            )
     except Exception as failure:
         return (
             f"{script.calls} failed attempts in a row did not open the breaker (threshold 3), the call ended with "
@@ -412,6 +428,26 @@ def breaker(context):
             )
     except ServiceError:
         return "after two 503s, a TLS error and more 503s, the breaker (threshold 3) never opened"
+    now = [0.0]
+    runner = context.retrier(threshold=1, clock=lambda: now[0])
+    try:
+        runner.call(Script(error(503)), "GET /down")  # opens the breaker (threshold 1)
+    except (ServiceError, CircuitOpenError):
+        pass
+    now[0] = 61.0  # past the 60 s cooldown: the next request is the half-open trial
+    try:
+        runner.call(Script(no_answer()), "GET /tls-trial")
+    except CircuitOpenError:
+        return "after the cooldown the breaker let no trial request out (before_attempt() was not given the chance)"
+    except ServiceError:
+        pass
+    try:
+        runner.call(Script(), "GET /after-the-trial")
+    except CircuitOpenError:
+        return (
+            "a half-open trial that failed without an answer (a TLS error) left the breaker refusing every later "
+            "request: call record_neutral() for such a failure, which frees the trial for the next request"
+        )
 
 
 # -- on Spark ----------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ page = requests.get(f"{lab.url}/v1/events/feed", params={"after_seq": 100, "unti
 #
 # `plan_seq_ranges(after_seq, until_seq, num_partitions)` splits `(after_seq, until_seq]` into up to
 # `num_partitions` `SeqRangePartition(index, after_seq, until_seq)`s whose bounds chain: each
-# range's `until_seq` is the next one's `after_seq`. An empty range (`until_seq <= after_seq`)
+# range's `until_seq` is the next one's `after_seq`, and each holds at least one seq (an empty
+# partition is a task that reads nothing). An empty range (`until_seq <= after_seq`)
 # plans no partitions: the streaming API asks for an empty list then (Spark calls
 # `partitions(x, x)` on restart). Integer arithmetic only.
 
