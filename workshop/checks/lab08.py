@@ -36,8 +36,8 @@ CACHE (`ensure_token`)
 - Fetched again before it expires (10 % of the lifetime early): at 95 % a new one is fetched.
 - At most 60 s early: a token answer without expires_in (3600 s) is used again at 3539.5 s and
   fetched again at 3540.5 s (the check moves `time.monotonic()` and `time.time()` forward in
-  its own process; 10 % early would refetch at 3240 s, a lifetime of 3599 or 3601 s by 3539.5 or
-  at 3541).
+  its own process; 10 % early would refetch from 3240 s, a default lifetime of 3599 s from 3539 s,
+  one of 3601 s only from 3541 s).
 - Not tested: the lock (CPython's dict operations are atomic, so no input shows a difference),
   the instant `now == refresh after` exactly (no input makes two float clock readings equal).
 REFRESH (`refresh`)
