@@ -280,7 +280,7 @@ def commit_answer_lost(c):
     """The commit is applied, then its answer is lost (as after a reset): publish must send it again."""
     import requests
 
-    from solutions.client import PracticeClient, ServiceError
+    from solutions.client import PracticeClient, _no_answer
 
     lost = []
 
@@ -288,10 +288,9 @@ def commit_answer_lost(c):
         def _attempt(self, method, path, *args, **kwargs):
             answer = super()._attempt(method, path, *args, **kwargs)
             if method == "POST" and path.endswith("/commit") and not lost:
-                lost.append(path)
+                lost.append(path)  # the error the client raises for a reset, as if the answer never came
                 reset = requests.exceptions.ConnectionError(ConnectionResetError(104, "Connection reset by peer"))
-                raise ServiceError(f"{method} {path}: connection reset (the check dropped the commit's answer)",
-                                   cause=reset)
+                raise _no_answer(method, path, self, reset)
             return answer
 
     table = new_name("lab05")

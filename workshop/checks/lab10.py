@@ -61,8 +61,6 @@ from workshop.checks import new_name, practice_service, spark_error_text
 WINDOW = ("2026-01-01T00:00:00Z", "2026-01-01T00:02:00Z")  # a small part of the events
 PUSHDOWN_CONF = "spark.sql.python.filterPushdown.enabled"
 
-# What every LogRecord has (the line's own fields aside): never copied as if it came from extra=.
-LOG_RECORD_ATTRIBUTES = set(vars(logging.LogRecord("x", logging.INFO, "", 0, "", (), None))) | {"asctime", "taskName"}
 LOG_FORMAT = "the formatter writes one JSON object per line: ts (UTC), level, logger, message and the extra fields"
 NO_SECRETS = "no secret reaches a log line"
 LOG_IN_TASKS = "on Spark, each task's log line carries its partition id, attempt and stage"
@@ -235,7 +233,9 @@ def log_format(lab):
         if entry[key] != value:
             return f"logger.info('read %d rows', 5) gave {key}={entry[key]!r}, expected {value!r}" + (
                 " (record.msg is the template; record.getMessage() puts the arguments in)" if key == "message" else "")
-    standard = sorted(set(entry) & LOG_RECORD_ATTRIBUTES)
+    from solutions.observability import _STANDARD_FIELDS  # what every LogRecord has, never an extra= field
+
+    standard = sorted(set(entry) & (_STANDARD_FIELDS - {"message"}))
     if standard:
         return (f"the line carries the LogRecord attribute(s) {', '.join(standard)}, which every record has: copy only "
                 "the attributes the call passed with extra= (those not in self.STANDARD)")
